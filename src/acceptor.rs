@@ -1,0 +1,124 @@
+//! [`Acceptor`]: the server side.
+
+use std::fmt;
+use std::sync::Arc;
+
+use futures_io::{AsyncRead, AsyncWrite};
+use rustls::{Connection, ServerConfig, ServerConnection};
+
+use crate::config;
+use crate::error::{Error, Result};
+use crate::handshake::handshake;
+use crate::listener::Listener;
+use crate::net::Port;
+use crate::policy::Policy;
+use crate::stream::TlsStream;
+
+/// Accepts TLS connections as a server, with the settings of one [`Policy`].
+///
+/// Build it once (cloning is cheap, an `Arc`): the certificate, the client verifier and
+/// the session cache are made in [`Acceptor::new`] and shared by every connection.
+///
+/// See [`Connector`](crate::Connector) for a complete client and server example.
+#[derive(Clone)]
+pub struct Acceptor {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Arc<ServerConfig>,
+    policy: Policy,
+}
+
+impl Acceptor {
+    /// Compiles `policy` into a server configuration.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) when the policy has no identity,
+    /// or asks for client certificates with no roots to verify them against;
+    /// [`ErrorKind::Load`](crate::ErrorKind::Load) for unreadable root files;
+    /// [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) for a backend not
+    /// compiled in.
+    ///
+    /// # Caveats
+    ///
+    /// This may block reading files: call it once, not per connection.
+    pub fn new(policy: Policy) -> Result<Acceptor> {
+        let config = config::server_config(&policy)?;
+        Ok(Acceptor {
+            inner: Arc::new(Inner {
+                config: Arc::new(config),
+                policy,
+            }),
+        })
+    }
+
+    /// Performs the server handshake over any transport, within the policy's
+    /// [`handshake_timeout`](Policy::handshake_timeout).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Certificate`](crate::ErrorKind::Certificate) when a client
+    /// certificate is required but missing or rejected,
+    /// [`ErrorKind::Tls`](crate::ErrorKind::Tls) for other handshake failures (a client
+    /// not speaking TLS, no common version or ALPN protocol),
+    /// [`ErrorKind::Io`](crate::ErrorKind::Io) when the transport fails or closes,
+    /// [`ErrorKind::TimedOut`](crate::ErrorKind::TimedOut).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future drops the transport mid-handshake.
+    pub async fn accept<S>(&self, io: S) -> Result<TlsStream<S>>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let conn = ServerConnection::new(self.inner.config.clone()).map_err(Error::from_rustls)?;
+        let stream = TlsStream::new(io, Connection::Server(conn), self.inner.policy.eof, None);
+        handshake(stream, self.inner.policy.handshake_timeout).await
+    }
+
+    /// Listens for TCP connections on `host:port` and serves TLS on them.
+    ///
+    /// `""` binds all addresses; port 0 picks a free port (see
+    /// [`Listener::local_addr`]).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) for a bad host or
+    /// port, [`ErrorKind::Resolve`](crate::ErrorKind::Resolve),
+    /// [`ErrorKind::Io`](crate::ErrorKind::Io) when the address cannot be bound.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: nothing is bound until the future completes.
+    pub async fn bind(&self, host: &str, port: impl Into<Port>) -> Result<Listener> {
+        Listener::bind(self.clone(), host, port.into()).await
+    }
+
+    /// The policy this acceptor was built from.
+    pub fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+}
+
+impl From<Arc<ServerConfig>> for Acceptor {
+    /// An acceptor around a hand-built rustls configuration. Its [`Acceptor::policy`]
+    /// is [`Policy::default`], of which only the timeouts and the EOF policy apply.
+    fn from(config: Arc<ServerConfig>) -> Acceptor {
+        Acceptor {
+            inner: Arc::new(Inner {
+                config,
+                policy: Policy::default(),
+            }),
+        }
+    }
+}
+
+impl fmt::Debug for Acceptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Acceptor")
+            .field("policy", &self.inner.policy)
+            .finish_non_exhaustive()
+    }
+}

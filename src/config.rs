@@ -1,0 +1,231 @@
+//! Compiling a [`Policy`] into rustls client and server configurations.
+//!
+//! All blocking work (reading bundle files, loading the system store) happens here, once,
+//! when a `Connector` or `Acceptor` is built.
+
+use std::sync::Arc;
+
+use rustls::client::danger::ServerCertVerifier;
+use rustls::client::{Resumption, WebPkiServerVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::server::{NoServerSessionStorage, ServerSessionMemoryCache, WebPkiClientVerifier};
+use rustls::{ClientConfig, KeyLogFile, ServerConfig, SupportedProtocolVersion};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::policy::{ClientAuth, Policy, Version};
+use crate::trust::{self, CaBundle};
+use crate::verify::{AcceptAnyCertificate, IgnoreHostname};
+
+/// The provider and the protocol versions every config of `policy` starts from.
+fn provider_and_versions(
+    policy: &Policy,
+) -> Result<(Arc<CryptoProvider>, Vec<&'static SupportedProtocolVersion>)> {
+    policy.check_loaded_pieces()?;
+    let provider = policy.effective_backend().provider()?;
+    let mut versions = Vec::new();
+    for version in &policy.versions {
+        match version {
+            Version::Tls13 => versions.push(&rustls::version::TLS13),
+            #[cfg(feature = "tls12")]
+            Version::Tls12 => versions.push(&rustls::version::TLS12),
+            #[cfg(not(feature = "tls12"))]
+            Version::Tls12 if policy.versions.len() == 1 => {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    "TLS 1.2 needs the \"tls12\" feature of tlsport",
+                ));
+            }
+            #[allow(unreachable_patterns)]
+            _ => {}
+        }
+    }
+    if versions.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Config,
+            "the policy allows no protocol version: give protocol_versions() at least one",
+        ));
+    }
+    Ok((provider, versions))
+}
+
+fn config_error(what: &str, err: rustls::Error) -> Error {
+    Error::with_source(ErrorKind::Config, format!("{what}: {err}"), err)
+}
+
+/// The client configuration of `policy`.
+pub(crate) fn client_config(policy: &Policy) -> Result<ClientConfig> {
+    let (provider, versions) = provider_and_versions(policy)?;
+    let verifier = server_verifier(policy, &provider)?;
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&versions)
+        .map_err(|e| config_error("the crypto backend cannot speak these versions", e))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
+    let mut config = match &policy.identity {
+        Some(identity) => builder
+            .with_client_auth_cert(identity.chain().to_vec(), identity.key())
+            .map_err(|e| config_error("the client identity cannot be used", e))?,
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = policy.alpn.clone();
+    config.enable_sni = policy.sni;
+    config.resumption = match policy.session_cache {
+        0 => Resumption::disabled(),
+        n => Resumption::in_memory_sessions(n),
+    };
+    if policy.key_log {
+        config.key_log = Arc::new(KeyLogFile::new());
+    }
+    Ok(config)
+}
+
+/// How a client verifies the server, from the bundle, the roots and the danger switches.
+fn server_verifier(
+    policy: &Policy,
+    provider: &Arc<CryptoProvider>,
+) -> Result<Arc<dyn ServerCertVerifier>> {
+    if policy.accept_invalid_certs {
+        return Ok(Arc::new(AcceptAnyCertificate {
+            algorithms: provider.signature_verification_algorithms,
+        }));
+    }
+    let verifier: Arc<dyn ServerCertVerifier> = match &policy.ca_bundle {
+        CaBundle::System => system_verifier(policy, provider)?,
+        bundle => {
+            let roots = trust::root_store(bundle, &policy.extra_roots)?;
+            if roots.is_empty() {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    "no trust anchors: the policy's CA bundle is empty and no root was added; \
+                     use add_root_certificate(), add_roots_pem_file(), CaBundle::File or \
+                     CaBundle::System (or danger_accept_invalid_certs for tests)",
+                ));
+            }
+            WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
+                .build()
+                .map_err(|e| {
+                    Error::with_source(
+                        ErrorKind::Config,
+                        format!("cannot build the certificate verifier: {e}"),
+                        e,
+                    )
+                })?
+        }
+    };
+    Ok(if policy.accept_invalid_hostnames {
+        Arc::new(IgnoreHostname { inner: verifier })
+    } else {
+        verifier
+    })
+}
+
+#[cfg(feature = "platform-verifier")]
+fn system_verifier(
+    policy: &Policy,
+    provider: &Arc<CryptoProvider>,
+) -> Result<Arc<dyn ServerCertVerifier>> {
+    rustls_platform_verifier::Verifier::new_with_extra_roots(
+        policy.extra_roots.iter().cloned(),
+        provider.clone(),
+    )
+    .map(|v| Arc::new(v) as Arc<dyn ServerCertVerifier>)
+    .map_err(|e| {
+        Error::with_source(
+            ErrorKind::Config,
+            format!(
+                "the system certificate store cannot be used ({e}): install the \
+                 distribution's ca-certificates package, set SSL_CERT_FILE, or use \
+                 CaBundle::File or CaBundle::Bundled"
+            ),
+            e,
+        )
+    })
+}
+
+#[cfg(not(feature = "platform-verifier"))]
+fn system_verifier(
+    _: &Policy,
+    _: &Arc<CryptoProvider>,
+) -> Result<Arc<dyn ServerCertVerifier>> {
+    Err(Error::new(
+        ErrorKind::Unsupported,
+        "CaBundle::System needs the \"platform-verifier\" feature of tlsport; \
+         use CaBundle::File or CaBundle::Bundled instead",
+    ))
+}
+
+/// The server configuration of `policy`.
+pub(crate) fn server_config(policy: &Policy) -> Result<ServerConfig> {
+    let Some(identity) = &policy.identity else {
+        return Err(Error::new(
+            ErrorKind::Config,
+            "a server needs an identity: give the policy one with identity() or load_object()",
+        ));
+    };
+    let (provider, versions) = provider_and_versions(policy)?;
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&versions)
+        .map_err(|e| config_error("the crypto backend cannot speak these versions", e))?;
+    let builder = match policy.client_auth {
+        ClientAuth::None => builder.with_no_client_auth(),
+        mode => {
+            let bundle = match &policy.ca_bundle {
+                CaBundle::System => &CaBundle::Empty,
+                other => other,
+            };
+            let roots = trust::root_store(bundle, &policy.extra_roots)?;
+            if roots.is_empty() {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    "client_auth needs roots to verify client certificates against: use \
+                     add_root_certificate(), add_roots_pem_file() or CaBundle::File",
+                ));
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider.clone());
+            let verifier = match mode {
+                ClientAuth::Optional => verifier.allow_unauthenticated(),
+                _ => verifier,
+            };
+            let verifier = verifier.build().map_err(|e| {
+                Error::with_source(
+                    ErrorKind::Config,
+                    format!("cannot build the client certificate verifier: {e}"),
+                    e,
+                )
+            })?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let certified = identity.certified_key(&provider).map_err(|e| {
+        Error::with_source(
+            ErrorKind::Config,
+            format!("the server identity cannot be used: {}", e.message()),
+            e,
+        )
+    })?;
+    let mut config = builder.with_cert_resolver(Arc::new(SingleCert(Arc::new(certified))));
+    config.alpn_protocols = policy.alpn.clone();
+    if policy.session_cache == 0 {
+        config.session_storage = Arc::new(NoServerSessionStorage {});
+        config.send_tls13_tickets = 0;
+    } else {
+        config.session_storage = ServerSessionMemoryCache::new(policy.session_cache);
+    }
+    if policy.key_log {
+        config.key_log = Arc::new(KeyLogFile::new());
+    }
+    Ok(config)
+}
+
+/// Serves one certified key whatever the client asks for.
+#[derive(Debug)]
+struct SingleCert(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::server::ResolvesServerCert for SingleCert {
+    fn resolve(
+        &self,
+        _hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+}

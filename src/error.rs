@@ -1,0 +1,210 @@
+//! The crate's error type: one opaque [`Error`] with a coarse [`ErrorKind`].
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::io;
+
+/// What went wrong, coarsely: the question a caller branches on.
+///
+/// The finer cause is in [`Error`]'s message and in [`std::error::Error::source`].
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The transport failed: a read or write error, or a connection closed mid-handshake.
+    Io,
+    /// A host name could not be resolved.
+    Resolve,
+    /// No TCP connection could be made to any address of the host.
+    Connect,
+    /// A bad host, port, server name or argument.
+    InvalidInput,
+    /// A file, PEM, DER, PKCS#8 or PKCS#12 object could not be read or parsed, or a
+    /// private key does not match its certificate. The message names the path.
+    Load,
+    /// A policy that cannot work: no identity for a server, no roots with verification on.
+    Config,
+    /// The peer's certificate was rejected (expired, wrong name, unknown issuer, ...).
+    Certificate,
+    /// Any other handshake or protocol failure, alerts from the peer included.
+    Tls,
+    /// A connect or handshake deadline passed.
+    TimedOut,
+    /// Something this build or rustls cannot do (DTLS, TLS below 1.2, a missing feature).
+    Unsupported,
+}
+
+impl ErrorKind {
+    fn io_kind(self) -> io::ErrorKind {
+        match self {
+            ErrorKind::Io => io::ErrorKind::Other,
+            ErrorKind::Resolve => io::ErrorKind::NotFound,
+            ErrorKind::Connect => io::ErrorKind::ConnectionRefused,
+            ErrorKind::InvalidInput | ErrorKind::Config => io::ErrorKind::InvalidInput,
+            ErrorKind::Load | ErrorKind::Certificate | ErrorKind::Tls => io::ErrorKind::InvalidData,
+            ErrorKind::TimedOut => io::ErrorKind::TimedOut,
+            ErrorKind::Unsupported => io::ErrorKind::Unsupported,
+        }
+    }
+}
+
+/// The error type of every fallible operation in this crate.
+///
+/// # Formatting
+///
+/// `Display` prints one lowercase line that says what failed and why (for a rejected
+/// certificate: the names it is valid for, or its validity dates, as rustls reports
+/// them). [`source()`](std::error::Error::source) returns the underlying error (an
+/// [`io::Error`], a [`rustls::Error`], ...) for callers that want to downcast it.
+///
+/// # Conversion
+///
+/// `From<Error> for io::Error` keeps the kind ([`ErrorKind::TimedOut`] becomes
+/// [`io::ErrorKind::TimedOut`], and so on) and the original `Error` can be downcast back
+/// out of the `io::Error`. Errors returned by [`TlsStream`](crate::TlsStream)'s
+/// `AsyncRead`/`AsyncWrite` methods carry a `tlsport::Error` this way whenever TLS, not
+/// the transport, failed.
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+struct Inner {
+    kind: ErrorKind,
+    message: String,
+    source: Option<Box<dyn StdError + Send + Sync>>,
+}
+
+/// A `Result` whose error is this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Makes an error of `kind` with a message and no source.
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error {
+            inner: Box::new(Inner {
+                kind,
+                message: message.into(),
+                source: None,
+            }),
+        }
+    }
+
+    /// Makes an error of `kind` with a message and the underlying cause.
+    pub(crate) fn with_source(
+        kind: ErrorKind,
+        message: impl Into<String>,
+        source: impl Into<Box<dyn StdError + Send + Sync>>,
+    ) -> Error {
+        Error {
+            inner: Box::new(Inner {
+                kind,
+                message: message.into(),
+                source: Some(source.into()),
+            }),
+        }
+    }
+
+    /// Classifies an error from rustls: certificate problems become
+    /// [`ErrorKind::Certificate`], everything else [`ErrorKind::Tls`].
+    pub(crate) fn from_rustls(err: rustls::Error) -> Error {
+        use rustls::Error as E;
+        let kind = match &err {
+            E::InvalidCertificate(_) | E::NoCertificatesPresented => ErrorKind::Certificate,
+            _ => ErrorKind::Tls,
+        };
+        let message = match &err {
+            E::InvalidCertificate(cert) => format!("peer certificate rejected: {cert}"),
+            E::NoCertificatesPresented => {
+                "the peer presented no certificate, but one is required".to_owned()
+            }
+            E::AlertReceived(alert) => format!("the peer sent a fatal alert: {alert:?}"),
+            E::InvalidMessage(_) => format!(
+                "the peer sent data that is not valid TLS ({err}); is it speaking TLS on this port?"
+            ),
+            other => format!("tls handshake or record failure: {other}"),
+        };
+        Error::with_source(kind, message, err)
+    }
+
+    /// Turns an `io::Error` from the record layer back into an `Error`, unwrapping one of
+    /// ours if it carries one.
+    pub(crate) fn from_io(err: io::Error, context: &str) -> Error {
+        if err.get_ref().is_some_and(|e| e.is::<Error>()) {
+            let inner = err.into_inner().expect("checked above");
+            return *inner.downcast::<Error>().expect("checked above");
+        }
+        let kind = match err.kind() {
+            io::ErrorKind::TimedOut => ErrorKind::TimedOut,
+            _ => ErrorKind::Io,
+        };
+        Error::with_source(kind, format!("{context}: {err}"), err)
+    }
+
+    /// The coarse kind of this error.
+    pub fn kind(&self) -> ErrorKind {
+        self.inner.kind
+    }
+
+    /// The reason rustls gave for rejecting the peer's certificate, when that is what
+    /// happened.
+    ///
+    /// ```
+    /// # fn check(err: &tlsport::Error) {
+    /// use tlsport::rustls::CertificateError;
+    /// if let Some(CertificateError::Expired | CertificateError::ExpiredContext { .. }) =
+    ///     err.certificate_error()
+    /// {
+    ///     eprintln!("the server's certificate has expired");
+    /// }
+    /// # }
+    /// ```
+    pub fn certificate_error(&self) -> Option<&rustls::CertificateError> {
+        match self.rustls_error()? {
+            rustls::Error::InvalidCertificate(cert) => Some(cert),
+            _ => None,
+        }
+    }
+
+    /// The underlying rustls error, when rustls reported this failure.
+    pub fn rustls_error(&self) -> Option<&rustls::Error> {
+        self.inner.source.as_deref()?.downcast_ref::<rustls::Error>()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.inner.message)
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &self.inner.kind)
+            .field("message", &self.inner.message);
+        if let Some(source) = &self.inner.source {
+            d.field("source", source);
+        }
+        d.finish()
+    }
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.inner
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(err: Error) -> io::Error {
+        let kind = match err.inner.source.as_deref() {
+            Some(source) if err.kind() == ErrorKind::Io || err.kind() == ErrorKind::Load => source
+                .downcast_ref::<io::Error>()
+                .map_or(err.kind().io_kind(), io::Error::kind),
+            _ => err.kind().io_kind(),
+        };
+        io::Error::new(kind, err)
+    }
+}

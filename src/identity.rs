@@ -1,0 +1,236 @@
+//! Who I am: a certificate chain and its private key, and the kinds of object
+//! [`Policy::load_object`](crate::Policy::load_object) reads.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::sign::CertifiedKey;
+
+use crate::backend::default_backend;
+use crate::error::{Error, ErrorKind, Result};
+use crate::pem;
+
+/// A certificate chain (leaf first) and the private key of its leaf: a server's
+/// certificate, or a client's for mutual TLS.
+///
+/// Every constructor checks that the key belongs to the leaf certificate, so a mismatch is
+/// reported where the files are loaded, not at the first handshake. Cloning is cheap (the
+/// key is shared). `Debug` never prints key material.
+#[derive(Clone)]
+pub struct Identity {
+    chain: Vec<CertificateDer<'static>>,
+    key: Arc<PrivateKeyDer<'static>>,
+}
+
+impl Identity {
+    /// An identity from a PEM certificate chain (leaf first) and a PEM private key
+    /// (PKCS#8 `PRIVATE KEY`, PKCS#1 `RSA PRIVATE KEY` or SEC1 `EC PRIVATE KEY`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Load`] for malformed PEM, no certificate, no key, an encrypted key
+    /// (see [`Identity::from_pem_encrypted`]), or a key that does not match the leaf.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> tlsport::Result<()> {
+    /// # let cert = rcgen::generate_simple_self_signed(["localhost".to_owned()]).unwrap();
+    /// # let (cert_pem, key_pem) = (cert.cert.pem(), cert.signing_key.serialize_pem());
+    /// let identity = tlsport::Identity::from_pem(cert_pem.as_bytes(), key_pem.as_bytes())?;
+    /// assert_eq!(identity.chain().len(), 1);
+    /// # Ok(()) }
+    /// ```
+    pub fn from_pem(cert_chain_pem: &[u8], key_pem: &[u8]) -> Result<Identity> {
+        Identity::parse(cert_chain_pem, key_pem, "certificate PEM", "private key PEM")
+    }
+
+    /// An identity whose private key is an `ENCRYPTED PRIVATE KEY` PEM.
+    ///
+    /// # Errors
+    ///
+    /// This build cannot decrypt keys yet: always [`ErrorKind::Unsupported`]. Decrypt the
+    /// key with `openssl pkcs8 -in key.pem -out plain.pem` meanwhile.
+    pub fn from_pem_encrypted(
+        cert_chain_pem: &[u8],
+        key_pem: &[u8],
+        password: &str,
+    ) -> Result<Identity> {
+        let _ = (cert_chain_pem, key_pem, password);
+        Err(not_yet("encrypted private keys"))
+    }
+
+    /// An identity from a PEM (or DER) certificate chain file and a private key file.
+    ///
+    /// The files are read here, once; nothing is read per connection.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Load`], naming the path, when a file cannot be read or parsed, or
+    /// when the key does not match the leaf certificate.
+    pub fn from_pem_files(cert_chain: impl AsRef<Path>, key: impl AsRef<Path>) -> Result<Identity> {
+        let (cert_path, key_path) = (cert_chain.as_ref(), key.as_ref());
+        Identity::parse(
+            &pem::read_file(cert_path)?,
+            &pem::read_file(key_path)?,
+            &cert_path.display().to_string(),
+            &key_path.display().to_string(),
+        )
+    }
+
+    /// An identity from a password-protected PKCS#12 (`.p12`, `.pfx`) archive.
+    ///
+    /// # Errors
+    ///
+    /// This build cannot read PKCS#12 yet: always [`ErrorKind::Unsupported`].
+    pub fn from_pkcs12(der: &[u8], password: &str) -> Result<Identity> {
+        let _ = (der, password);
+        Err(not_yet("PKCS#12 archives"))
+    }
+
+    /// An identity from a PKCS#12 file.
+    ///
+    /// # Errors
+    ///
+    /// This build cannot read PKCS#12 yet: always [`ErrorKind::Unsupported`].
+    pub fn from_pkcs12_file(path: impl AsRef<Path>, password: &str) -> Result<Identity> {
+        let _ = (path.as_ref(), password);
+        Err(not_yet("PKCS#12 archives"))
+    }
+
+    /// An identity from DER certificates (leaf first) and a DER private key.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Load`] when the chain is empty or the key does not match the leaf.
+    pub fn from_der(
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    ) -> Result<Identity> {
+        Identity::checked(chain, key, "identity")
+    }
+
+    /// The certificate chain, leaf first.
+    pub fn chain(&self) -> &[CertificateDer<'static>] {
+        &self.chain
+    }
+
+    pub(crate) fn key(&self) -> PrivateKeyDer<'static> {
+        self.key.clone_key()
+    }
+
+    fn parse(chain: &[u8], key: &[u8], chain_origin: &str, key_origin: &str) -> Result<Identity> {
+        let chain = pem::certificates(chain, chain_origin)?;
+        let key = pem::private_key(key, key_origin)?;
+        Identity::checked(chain, key, &format!("{chain_origin} and {key_origin}"))
+    }
+
+    fn checked(
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+        origin: &str,
+    ) -> Result<Identity> {
+        if chain.is_empty() {
+            return Err(Error::new(
+                ErrorKind::Load,
+                format!("{origin}: the certificate chain is empty"),
+            ));
+        }
+        let identity = Identity {
+            chain,
+            key: Arc::new(key),
+        };
+        // Any backend can check the pair; the one the policy picks later re-checks it.
+        if let Ok(provider) = default_backend().provider() {
+            identity.certified_key(&provider).map_err(|e| {
+                Error::with_source(ErrorKind::Load, format!("{origin}: {}", e.message()), e)
+            })?;
+        }
+        Ok(identity)
+    }
+
+    /// The chain and the key loaded by `provider`, checked to belong together.
+    pub(crate) fn certified_key(&self, provider: &CryptoProvider) -> Result<CertifiedKey, KeyError> {
+        let signing_key = provider
+            .key_provider
+            .load_private_key(self.key())
+            .map_err(KeyError::Unusable)?;
+        let certified = CertifiedKey::new(self.chain.clone(), signing_key);
+        match certified.keys_match() {
+            Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {
+                Ok(certified)
+            }
+            Err(e) => Err(KeyError::Mismatch(e)),
+        }
+    }
+}
+
+/// Why a key and a chain cannot form a [`CertifiedKey`].
+#[derive(Debug)]
+pub(crate) enum KeyError {
+    Unusable(rustls::Error),
+    Mismatch(rustls::Error),
+}
+
+impl KeyError {
+    pub(crate) fn message(&self) -> String {
+        match self {
+            KeyError::Unusable(e) => format!("the private key cannot be used: {e}"),
+            KeyError::Mismatch(_) => {
+                "the private key does not match the leaf certificate".to_owned()
+            }
+        }
+    }
+}
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyError::Unusable(e) | KeyError::Mismatch(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for KeyError {}
+
+fn not_yet(what: &str) -> Error {
+    Error::new(
+        ErrorKind::Unsupported,
+        format!("{what} are not supported by this version of tlsport yet"),
+    )
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let key_format = match &*self.key {
+            PrivateKeyDer::Pkcs1(_) => "PKCS#1",
+            PrivateKeyDer::Sec1(_) => "SEC1",
+            PrivateKeyDer::Pkcs8(_) => "PKCS#8",
+            _ => "other",
+        };
+        f.debug_struct("Identity")
+            .field("certificates", &self.chain.len())
+            .field("key", &format_args!("<{key_format} private key, redacted>"))
+            .finish()
+    }
+}
+
+/// The kinds of object [`Policy::load_object`](crate::Policy::load_object) reads; the
+/// values are Gauche's (and axTLS's) `SSL_OBJ_*` constants.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ObjectKind {
+    /// An X.509 certificate (chain) of my own: appended to my chain.
+    X509Cert = 1,
+    /// An X.509 CA certificate (bundle): trust anchors for verifying the peer.
+    X509CaCert = 2,
+    /// An RSA private key (PKCS#1, or any key PEM): my private key.
+    RsaKey = 3,
+    /// A PKCS#8 private key: my private key.
+    Pkcs8 = 4,
+    /// A PKCS#12 archive: my whole identity.
+    Pkcs12 = 5,
+}

@@ -1,0 +1,149 @@
+//! TLS for any async runtime.
+//!
+//! `tlsport` wraps any [`futures-io`](futures_io) transport in a [`TlsStream`] that
+//! implements [`AsyncRead`](futures_io::AsyncRead) and
+//! [`AsyncWrite`](futures_io::AsyncWrite), using [rustls] as its engine. A [`Connector`]
+//! (client) and an [`Acceptor`] (server) are built from one [`Policy`]: who I am, whom I
+//! trust, what I speak, how strict I am. [`Connector::connect`] and [`Acceptor::bind`] add
+//! TCP on async-io, so it runs on smol, async-std, `futures::executor`, or tokio through
+//! `tokio-util`'s compat layer.
+//!
+//! It is the heir of Gauche Scheme's `rfc.tls` module, without that module's weaknesses:
+//! host names are always verified, a cut connection is not mistaken for a clean end, one
+//! slow client cannot stall a server, and every handshake has a deadline.
+//!
+//! # Quick start: client
+//!
+//! ```no_run
+//! use futures_lite::{AsyncReadExt, AsyncWriteExt};
+//! use tlsport::{Connector, Policy};
+//!
+//! # fn main() -> tlsport::Result<()> {
+//! futures_lite::future::block_on(async {
+//!     let connector = Connector::new(Policy::new().alpn_protocols(["http/1.1"]))?;
+//!     let mut stream = connector.connect("example.com", "https").await?;
+//!     stream
+//!         .write_all(b"GET / HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n")
+//!         .await?;
+//!     let mut page = Vec::new();
+//!     stream.read_to_end(&mut page).await?;
+//!     println!("{:?}: {} bytes", stream.info().protocol_version, page.len());
+//!     Ok(())
+//! })
+//! # }
+//! ```
+//!
+//! # Quick start: server
+//!
+//! ```no_run
+//! use futures_lite::AsyncWriteExt;
+//! use tlsport::{Acceptor, Identity, Policy};
+//!
+//! # fn main() -> tlsport::Result<()> {
+//! futures_lite::future::block_on(async {
+//!     let identity = Identity::from_pem_files("cert.pem", "key.pem")?;
+//!     let acceptor = Acceptor::new(Policy::new().identity(identity))?;
+//!     let listener = acceptor.bind("", 8443).await?;
+//!     loop {
+//!         let (mut stream, peer) = listener.accept().await?;
+//!         stream.write_all(b"hello\n").await?;
+//!         stream.close().await?; // close_notify, then FIN
+//!         println!("served {peer}");
+//!     }
+//! })
+//! # }
+//! ```
+//!
+//! Any other transport works with [`Connector::connect_with`] and [`Acceptor::accept`]:
+//! a smol or async-std socket, a proxy tunnel, a connection being upgraded with
+//! STARTTLS, or the in-memory [`duplex`] pair.
+//!
+//! # Features
+//!
+//! - `aws-lc-rs` (default): the AWS-LC crypto backend, [`Backend::AwsLcRs`].
+//! - `ring`: the ring crypto backend, [`Backend::Ring`]. Both may be enabled; the
+//!   policy picks one ([`Policy::backend`]), and rustls's process-wide default provider
+//!   is never used.
+//! - `platform-verifier` (default): [`CaBundle::System`] through
+//!   rustls-platform-verifier.
+//! - `tls12` (default): TLS 1.2 besides 1.3.
+//! - `logging` (default): rustls's own `log` records.
+//! - `webpki-roots`: [`CaBundle::Bundled`], Mozilla's roots compiled in.
+//!
+//! # Caveats
+//!
+//! - [`Connector::new`] and [`Acceptor::new`] may block (reading files, loading the
+//!   system store): build them once at start-up, then clone them.
+//! - Call `close()` when done writing: it sends `close_notify`. Dropping a stream sends
+//!   nothing, and a peer using [`EofPolicy::Strict`] will see a truncation error.
+//! - [`CaBundle::System`] uses the operating system's verifier on macOS, Windows and
+//!   Android (with its revocation and policy checks) and webpki over the system's roots
+//!   elsewhere, so results can differ between platforms.
+//!
+//! # Coming from Gauche `rfc.tls`
+//!
+//! | rfc.tls | tlsport |
+//! | --- | --- |
+//! | `tls-ca-bundle-path`: path / `system` / `#f` | [`CaBundle::File`] / [`CaBundle::System`] / [`CaBundle::Empty`] |
+//! | `make-tls :server-name` | [`Policy::server_name`] (default: the host you connect to) |
+//! | `:num-sessions` | [`Policy::session_cache`] |
+//! | `verify-none` / `client-verify` | [`Policy::danger_accept_invalid_certs`] / [`Policy::client_auth`] |
+//! | `tls-connect tls host port proto` | [`Connector::connect`], [`Connector::connect_proto`] |
+//! | `tls-connect tls socket` | [`Connector::connect_with`] |
+//! | `tls-accept tls socket`, bind/accept | [`Acceptor::accept`], [`Acceptor::bind`] → [`Listener::accept`] |
+//! | `tls-close` / `tls-destroy` | `close().await` / `Drop` |
+//! | `tls-input-port` / `tls-output-port` | [`TlsStream::split`] → [`ReadHalf`] / [`WriteHalf`] |
+//! | `tls-load-object` | [`Policy::load_object`], [`Identity`] constructors |
+//! | `<mbed-tls>`, `<ax-tls>`, `default-tls-class` | [`Backend`], [`default_backend`], [`set_default_backend`] |
+
+#![forbid(unsafe_code)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub
+)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod acceptor;
+mod backend;
+mod config;
+mod connector;
+mod duplex;
+mod error;
+mod handshake;
+mod identity;
+mod io;
+mod listener;
+mod net;
+mod pem;
+mod policy;
+mod session;
+mod split;
+mod stream;
+mod timeout;
+mod trust;
+mod verify;
+
+// ---- public interface ----
+pub use crate::acceptor::Acceptor;
+pub use crate::backend::{Backend, default_backend, set_default_backend};
+pub use crate::connector::Connector;
+pub use crate::duplex::{DuplexStream, duplex};
+pub use crate::error::{Error, ErrorKind, Result};
+pub use crate::identity::{Identity, ObjectKind};
+pub use crate::listener::{Incoming, Listener};
+pub use crate::net::Port;
+pub use crate::policy::{ClientAuth, EofPolicy, Policy, Proto, Version};
+pub use crate::session::SessionInfo;
+pub use crate::split::{ReadHalf, ReuniteError, WriteHalf};
+pub use crate::stream::TlsStream;
+pub use crate::trust::{CaBundle, system_ca_available};
+
+/// The TCP stream [`Connector::connect`] and [`Listener`] hand out (async-net's, which
+/// sends a FIN on close).
+pub use async_net::TcpStream;
+/// The rustls version tlsport is built on, for hand-built configurations.
+pub use rustls;
+/// Certificate and key types ([`CertificateDer`](pki_types::CertificateDer), ...).
+pub use rustls::pki_types;

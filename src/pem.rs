@@ -1,0 +1,78 @@
+//! Certificates and private keys from PEM or DER bytes and files.
+//!
+//! Every error here is [`ErrorKind::Load`] and names where the bytes came from: a path,
+//! or a description such as "certificate PEM" for in-memory input.
+
+use std::path::Path;
+
+use rustls::pki_types::pem::{self, PemObject};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Reads a whole file, or a `Load` error naming the path.
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| {
+        Error::with_source(
+            ErrorKind::Load,
+            format!("cannot read {}: {e}", path.display()),
+            e,
+        )
+    })
+}
+
+fn is_pem(bytes: &[u8]) -> bool {
+    bytes.windows(11).any(|w| w == b"-----BEGIN ")
+}
+
+/// All certificates in `bytes`: PEM (every `CERTIFICATE` section) or one DER certificate.
+///
+/// Empty input, input with no certificate and malformed PEM are errors naming `origin`.
+pub(crate) fn certificates(bytes: &[u8], origin: &str) -> Result<Vec<CertificateDer<'static>>> {
+    if !is_pem(bytes) {
+        return match bytes.first() {
+            Some(0x30) => Ok(vec![CertificateDer::from(bytes.to_vec())]),
+            Some(_) => Err(load(origin, "neither PEM nor a DER certificate")),
+            None => Err(load(origin, "empty: no certificate found")),
+        };
+    }
+    let certs = CertificateDer::pem_slice_iter(bytes)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| pem_error(origin, e))?;
+    if certs.is_empty() {
+        return Err(load(origin, "no CERTIFICATE section found"));
+    }
+    Ok(certs)
+}
+
+/// The one private key in `bytes`: PKCS#8, PKCS#1 (RSA) or SEC1 (EC), PEM or DER.
+pub(crate) fn private_key(bytes: &[u8], origin: &str) -> Result<PrivateKeyDer<'static>> {
+    if !is_pem(bytes) {
+        return PrivateKeyDer::try_from(bytes)
+            .map(|k| k.clone_key())
+            .map_err(|e| load(origin, &format!("not a PEM or DER private key: {e}")));
+    }
+    match PrivateKeyDer::from_pem_slice(bytes) {
+        Ok(key) => Ok(key),
+        Err(pem::Error::NoItemsFound) if contains(bytes, b"ENCRYPTED PRIVATE KEY") => Err(
+            load(origin, "the private key is encrypted: a password is needed"),
+        ),
+        Err(pem::Error::NoItemsFound) => Err(load(
+            origin,
+            "no PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY section found",
+        )),
+        Err(e) => Err(pem_error(origin, e)),
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn load(origin: &str, what: &str) -> Error {
+    Error::new(ErrorKind::Load, format!("{origin}: {what}"))
+}
+
+fn pem_error(origin: &str, err: pem::Error) -> Error {
+    Error::with_source(ErrorKind::Load, format!("{origin}: malformed PEM: {err}"), err)
+}

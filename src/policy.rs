@@ -1,0 +1,390 @@
+//! [`Policy`]: who I am, whom I trust, what I speak, how strict I am.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::backend::{Backend, default_backend};
+use crate::error::{Error, ErrorKind, Result};
+use crate::identity::{Identity, ObjectKind};
+use crate::pem;
+use crate::trust::CaBundle;
+
+/// A TLS protocol version.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Version {
+    /// TLS 1.2 (feature `tls12`, on by default).
+    Tls12,
+    /// TLS 1.3.
+    Tls13,
+}
+
+/// Whether a server asks clients for a certificate (Gauche's `client-verify`).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ClientAuth {
+    /// Do not ask for one.
+    #[default]
+    None,
+    /// Ask; verify one if offered, against the policy's roots; accept clients without one.
+    Optional,
+    /// Ask, and refuse clients without a certificate that verifies against the policy's roots.
+    Required,
+}
+
+/// What a read does when the transport ends without a TLS `close_notify` alert.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum EofPolicy {
+    /// Truncation is an error: every read after the buffered data fails with
+    /// [`std::io::ErrorKind::UnexpectedEof`]. An attacker who cuts the connection cannot
+    /// make a truncated message look complete.
+    #[default]
+    Strict,
+    /// Treat an EOF without `close_notify` as a clean end of stream (Python's
+    /// `suppress_ragged_eofs`), for peers that never send `close_notify` and protocols
+    /// that frame their own messages.
+    AllowRagged,
+}
+
+/// A transport protocol for [`Connector::connect_proto`](crate::Connector::connect_proto).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proto {
+    /// TLS over TCP.
+    Tcp,
+    /// DTLS over UDP: refused, rustls has no DTLS.
+    Udp,
+}
+
+/// Everything a [`Connector`](crate::Connector) or an [`Acceptor`](crate::Acceptor) needs
+/// to know: who I am, whom I trust, what I speak, how strict I am.
+///
+/// A `Policy` is a plain value built with chained methods; nothing is checked or loaded
+/// until `Connector::new` or `Acceptor::new` compiles it into a rustls configuration
+/// (except the `add_roots_pem_file` and `load_object` methods, which read their file at
+/// once and return a `Result`). One policy can serve both sides.
+///
+/// ```
+/// use std::time::Duration;
+/// use tlsport::{CaBundle, EofPolicy, Policy, Version};
+///
+/// let policy = Policy::new()
+///     .ca_bundle(CaBundle::Empty)
+///     .alpn_protocols(["h2", "http/1.1"])
+///     .protocol_versions(&[Version::Tls13])
+///     .handshake_timeout(Some(Duration::from_secs(5)))
+///     .eof(EofPolicy::Strict);
+/// # let _ = policy;
+/// ```
+///
+/// `Debug` shows every setting but never key material.
+#[derive(Clone)]
+pub struct Policy {
+    pub(crate) ca_bundle: CaBundle,
+    pub(crate) extra_roots: Vec<CertificateDer<'static>>,
+    pub(crate) identity: Option<Identity>,
+    /// Pieces of an identity loaded separately by `load_object`, joined when complete.
+    loaded_chain: Vec<CertificateDer<'static>>,
+    loaded_key: Option<Arc<PrivateKeyDer<'static>>>,
+    pub(crate) server_name: Option<String>,
+    pub(crate) sni: bool,
+    pub(crate) alpn: Vec<Vec<u8>>,
+    pub(crate) versions: Vec<Version>,
+    pub(crate) session_cache: usize,
+    pub(crate) accept_invalid_certs: bool,
+    pub(crate) accept_invalid_hostnames: bool,
+    pub(crate) client_auth: ClientAuth,
+    pub(crate) connect_timeout: Option<Duration>,
+    pub(crate) handshake_timeout: Option<Duration>,
+    pub(crate) eof: EofPolicy,
+    pub(crate) key_log: bool,
+    backend: Option<Backend>,
+}
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            ca_bundle: CaBundle::default(),
+            extra_roots: Vec::new(),
+            identity: None,
+            loaded_chain: Vec::new(),
+            loaded_key: None,
+            server_name: None,
+            sni: true,
+            alpn: Vec::new(),
+            versions: vec![Version::Tls12, Version::Tls13],
+            session_cache: 256,
+            accept_invalid_certs: false,
+            accept_invalid_hostnames: false,
+            client_auth: ClientAuth::None,
+            connect_timeout: Some(DEFAULT_TIMEOUT),
+            handshake_timeout: Some(DEFAULT_TIMEOUT),
+            eof: EofPolicy::Strict,
+            key_log: false,
+            backend: None,
+        }
+    }
+}
+
+impl Policy {
+    /// The default policy: [`CaBundle::default()`], no identity, TLS 1.2 and 1.3, SNI on,
+    /// 256 cached sessions, full verification, 10 s connect and handshake timeouts,
+    /// [`EofPolicy::Strict`], the [`default_backend`].
+    pub fn new() -> Policy {
+        Policy::default()
+    }
+
+    /// Sets where trust anchors come from. Roots added by hand are kept.
+    pub fn ca_bundle(mut self, bundle: CaBundle) -> Policy {
+        self.ca_bundle = bundle;
+        self
+    }
+
+    /// Trusts one more root certificate (DER), on top of the bundle.
+    ///
+    /// A server with [`ClientAuth::Optional`] or [`ClientAuth::Required`] verifies client
+    /// certificates against these roots (and those of a `File` or `Bundled` bundle).
+    pub fn add_root_certificate(mut self, der: CertificateDer<'static>) -> Policy {
+        self.extra_roots.push(der);
+        self
+    }
+
+    /// Trusts every certificate of a PEM bundle file (or one DER certificate), read now.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Load`], naming the path, when the file is missing, unreadable, empty,
+    /// or holds malformed PEM.
+    pub fn add_roots_pem_file(mut self, path: impl AsRef<Path>) -> Result<Policy> {
+        let path = path.as_ref();
+        let certs = pem::certificates(&pem::read_file(path)?, &path.display().to_string())?;
+        self.extra_roots.extend(certs);
+        Ok(self)
+    }
+
+    /// Sets who I am: the server's certificate, or the client's for mutual TLS.
+    pub fn identity(mut self, id: Identity) -> Policy {
+        self.identity = Some(id);
+        self
+    }
+
+    /// Loads one object from a file, PEM or DER (Gauche's `tls-load-object`).
+    ///
+    /// - [`ObjectKind::X509Cert`]: certificates appended to my chain (leaf first);
+    /// - [`ObjectKind::X509CaCert`]: trust anchors, as [`Policy::add_roots_pem_file`];
+    /// - [`ObjectKind::RsaKey`], [`ObjectKind::Pkcs8`]: my private key.
+    ///
+    /// Once both a chain and a key are loaded they become the policy's
+    /// [`identity`](Policy::identity), checked to match.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Load`] naming the path for unreadable or malformed files and
+    /// mismatched keys. [`ErrorKind::Unsupported`] for [`ObjectKind::Pkcs12`] and for any
+    /// password: this version cannot decrypt keys or read PKCS#12 yet.
+    pub fn load_object(
+        mut self,
+        kind: ObjectKind,
+        path: impl AsRef<Path>,
+        password: Option<&str>,
+    ) -> Result<Policy> {
+        let path = path.as_ref();
+        if kind == ObjectKind::Pkcs12 || password.is_some() {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "{}: password-protected objects and PKCS#12 are not supported by this \
+                     version of tlsport yet",
+                    path.display()
+                ),
+            ));
+        }
+        let origin = path.display().to_string();
+        match kind {
+            ObjectKind::X509CaCert => return self.add_roots_pem_file(path),
+            ObjectKind::X509Cert => {
+                let certs = pem::certificates(&pem::read_file(path)?, &origin)?;
+                self.loaded_chain.extend(certs);
+            }
+            _ => {
+                let key = pem::private_key(&pem::read_file(path)?, &origin)?;
+                self.loaded_key = Some(Arc::new(key));
+            }
+        }
+        if let (false, Some(key)) = (self.loaded_chain.is_empty(), &self.loaded_key) {
+            let identity = Identity::from_der(self.loaded_chain.clone(), key.clone_key())
+                .map_err(|e| Error::new(e.kind(), format!("{origin}: {e}")))?;
+            self.identity = Some(identity);
+        }
+        Ok(self)
+    }
+
+    /// Sets the name to verify the server's certificate against and to send as SNI,
+    /// overriding the host given to `connect` or `connect_with`. An IP address is
+    /// verified against the certificate's IP SANs and sends no SNI.
+    ///
+    /// An invalid name is reported by `Connector::new` ([`ErrorKind::InvalidInput`]).
+    pub fn server_name(mut self, name: &str) -> Policy {
+        self.server_name = Some(name.to_owned());
+        self
+    }
+
+    /// Whether a client sends the server name as SNI (default `true`). The name is
+    /// verified either way.
+    pub fn sni(mut self, enabled: bool) -> Policy {
+        self.sni = enabled;
+        self
+    }
+
+    /// The ALPN protocols to offer (client) or accept (server), most preferred first.
+    ///
+    /// A server with ALPN protocols refuses a client that offers ALPN but none of them
+    /// (a `no_application_protocol` alert); a client that offered none gets no ALPN.
+    pub fn alpn_protocols<I, P>(mut self, protocols: I) -> Policy
+    where
+        I: IntoIterator<Item = P>,
+        P: AsRef<[u8]>,
+    {
+        self.alpn = protocols.into_iter().map(|p| p.as_ref().to_vec()).collect();
+        self
+    }
+
+    /// The TLS versions to speak (default: 1.2 and 1.3). An empty list is reported by
+    /// `Connector::new`/`Acceptor::new` ([`ErrorKind::Config`]), as is TLS 1.2 alone in a
+    /// build without the `tls12` feature.
+    pub fn protocol_versions(mut self, versions: &[Version]) -> Policy {
+        self.versions = versions.to_vec();
+        self
+    }
+
+    /// How many sessions to remember for resumption (Gauche's `:num-sessions`), on
+    /// either side; 0 disables resumption. Default 256.
+    pub fn session_cache(mut self, sessions: usize) -> Policy {
+        self.session_cache = sessions;
+        self
+    }
+
+    /// Client: accept any server certificate: expired, self-signed, for another name
+    /// (Gauche's `verify-none`). The server must still prove it holds the certificate's
+    /// key. Needs no roots at all.
+    ///
+    /// # Caveats
+    ///
+    /// Anyone on the path can impersonate the server. For tests and debugging only.
+    pub fn danger_accept_invalid_certs(mut self, yes: bool) -> Policy {
+        self.accept_invalid_certs = yes;
+        self
+    }
+
+    /// Client: accept a server certificate valid for another name. The chain is still
+    /// verified against the roots, and dates are still checked.
+    ///
+    /// # Caveats
+    ///
+    /// Any holder of a certificate from a trusted root can impersonate the server.
+    pub fn danger_accept_invalid_hostnames(mut self, yes: bool) -> Policy {
+        self.accept_invalid_hostnames = yes;
+        self
+    }
+
+    /// Server: whether to ask clients for a certificate (Gauche's `client-verify`).
+    ///
+    /// Client certificates are verified against the roots added by hand and those of a
+    /// [`CaBundle::File`] or [`CaBundle::Bundled`] bundle, never against the whole system
+    /// store.
+    pub fn client_auth(mut self, mode: ClientAuth) -> Policy {
+        self.client_auth = mode;
+        self
+    }
+
+    /// Limits the TCP phase of [`Connector::connect`](crate::Connector::connect)
+    /// (resolution and connection). `None` waits forever. Default 10 s.
+    pub fn connect_timeout(mut self, limit: Option<Duration>) -> Policy {
+        self.connect_timeout = limit;
+        self
+    }
+
+    /// Limits the whole TLS handshake, on both sides: a total, not a per-read, deadline.
+    /// `None` waits forever. Default 10 s.
+    pub fn handshake_timeout(mut self, limit: Option<Duration>) -> Policy {
+        self.handshake_timeout = limit;
+        self
+    }
+
+    /// What reads do when the transport ends without `close_notify`. Default
+    /// [`EofPolicy::Strict`].
+    pub fn eof(mut self, policy: EofPolicy) -> Policy {
+        self.eof = policy;
+        self
+    }
+
+    /// Writes session secrets to the file named by the `SSLKEYLOGFILE` environment
+    /// variable, for Wireshark. Off by default; does nothing when the variable is unset.
+    pub fn key_log(mut self, enabled: bool) -> Policy {
+        self.key_log = enabled;
+        self
+    }
+
+    /// Picks the crypto backend (default: [`default_backend()`] at the time the
+    /// `Connector` or `Acceptor` is built). A backend not compiled in is reported there
+    /// as [`ErrorKind::Unsupported`].
+    pub fn backend(mut self, backend: Backend) -> Policy {
+        self.backend = Some(backend);
+        self
+    }
+
+    /// The backend this policy will use.
+    pub(crate) fn effective_backend(&self) -> Backend {
+        self.backend.unwrap_or_else(default_backend)
+    }
+
+    /// An error when `load_object` left half an identity.
+    pub(crate) fn check_loaded_pieces(&self) -> Result<()> {
+        match (self.loaded_chain.is_empty(), self.loaded_key.is_some()) {
+            (false, false) if self.identity.is_none() => Err(Error::new(
+                ErrorKind::Config,
+                "load_object loaded a certificate but no private key",
+            )),
+            (true, true) if self.identity.is_none() => Err(Error::new(
+                ErrorKind::Config,
+                "load_object loaded a private key but no certificate",
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl fmt::Debug for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let alpn: Vec<_> = self
+            .alpn
+            .iter()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect();
+        f.debug_struct("Policy")
+            .field("ca_bundle", &self.ca_bundle)
+            .field("extra_roots", &self.extra_roots.len())
+            .field("identity", &self.identity)
+            .field("server_name", &self.server_name)
+            .field("sni", &self.sni)
+            .field("alpn_protocols", &alpn)
+            .field("protocol_versions", &self.versions)
+            .field("session_cache", &self.session_cache)
+            .field("danger_accept_invalid_certs", &self.accept_invalid_certs)
+            .field("danger_accept_invalid_hostnames", &self.accept_invalid_hostnames)
+            .field("client_auth", &self.client_auth)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("eof", &self.eof)
+            .field("key_log", &self.key_log)
+            .field("backend", &self.effective_backend())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,370 @@
+//! [`TlsStream`]: the record driver that moves bytes between rustls and any transport.
+//!
+//! This is tlsport's own driver over `rustls::Connection` rather than futures-rustls,
+//! whose 0.26.0 release turns a transport's `Ok(0)` write into a silent `Pending`, never
+//! flushes the transport during the handshake, wakes itself in a loop when rustls has
+//! nothing to do, lets writes through after `close()`, and reports truncation
+//! differently on each side. Here every `Poll::Pending` comes from the transport (so a
+//! waker is registered), `Ok(0)` on write is [`io::ErrorKind::WriteZero`], the
+//! transport is flushed whenever a handshake flight has been written, writes after
+//! `close()` fail before reaching rustls, and truncation is reported on every read.
+
+use std::fmt;
+use std::io::{self, IoSlice, Read, Write};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use futures_io::{AsyncRead, AsyncWrite};
+use rustls::pki_types::CertificateDer;
+use rustls::{Connection, HandshakeKind, ProtocolVersion};
+
+use crate::error::Error;
+use crate::io::{SyncIo, to_poll};
+use crate::policy::{EofPolicy, Version};
+use crate::session::SessionInfo;
+
+/// A TLS connection over a transport `S`, on the client or the server side.
+///
+/// It implements `futures-io`'s [`AsyncRead`] and [`AsyncWrite`] (vectored writes too),
+/// so anything built on those traits runs over it.
+///
+/// # Closing
+///
+/// Call `close()` (from `futures_lite::AsyncWriteExt` or `futures::AsyncWriteExt`) when
+/// you are done writing: it sends a TLS `close_notify` alert, flushes, and closes the
+/// transport (a FIN on TCP). Without it the peer cannot tell your end of the data from a
+/// cut connection, and under [`EofPolicy::Strict`] it will report a truncation error.
+/// Dropping a `TlsStream` sends nothing. Closing twice is fine; writing after `close()`
+/// fails with [`io::ErrorKind::BrokenPipe`] and sends nothing. Reading after `close()`
+/// still works, until the peer closes its side.
+///
+/// # End of stream
+///
+/// A read returns `Ok(0)` once the peer has sent `close_notify` and all data before it
+/// has been read. A transport EOF without `close_notify` is, under
+/// [`EofPolicy::Strict`] (the default), an [`io::ErrorKind::UnexpectedEof`] error on
+/// that read and every later one; under [`EofPolicy::AllowRagged`] it is `Ok(0)`.
+///
+/// # Errors
+///
+/// When TLS fails (a bad record, an alert from the peer) the `io::Error` carries a
+/// [`tlsport::Error`](crate::Error), which `io::Error::into_inner` and `downcast` give
+/// back.
+pub struct TlsStream<S> {
+    io: S,
+    conn: Connection,
+    eof: EofPolicy,
+    /// The SNI this client sent.
+    sni: Option<String>,
+    /// TLS records were written to the transport since its last flush.
+    unflushed: bool,
+    /// The transport reported EOF.
+    read_eof: bool,
+    /// `close_notify` queued: further writes are refused.
+    write_closed: bool,
+    /// The transport's `poll_close` finished.
+    io_closed: bool,
+}
+
+impl<S> TlsStream<S> {
+    pub(crate) fn new(io: S, conn: Connection, eof: EofPolicy, sni: Option<String>) -> Self {
+        TlsStream {
+            io,
+            conn,
+            eof,
+            sni,
+            unflushed: false,
+            read_eof: false,
+            write_closed: false,
+            io_closed: false,
+        }
+    }
+
+    /// What was negotiated: version, cipher suite, key exchange group, ALPN protocol,
+    /// server name, the peer's certificates, resumption.
+    pub fn info(&self) -> SessionInfo {
+        let conn = &self.conn;
+        SessionInfo {
+            protocol_version: conn.protocol_version().and_then(|v| match v {
+                ProtocolVersion::TLSv1_3 => Some(Version::Tls13),
+                ProtocolVersion::TLSv1_2 => Some(Version::Tls12),
+                _ => None,
+            }),
+            cipher_suite: conn
+                .negotiated_cipher_suite()
+                .map(|s| name_of(s.suite().as_str(), &s.suite())),
+            key_exchange_group: conn
+                .negotiated_key_exchange_group()
+                .map(|g| name_of(g.name().as_str(), &g.name())),
+            alpn_protocol: conn.alpn_protocol().map(<[u8]>::to_vec),
+            server_name: match conn {
+                Connection::Client(_) => self.sni.clone(),
+                Connection::Server(server) => server.server_name().map(str::to_owned),
+            },
+            peer_certificates: conn
+                .peer_certificates()
+                .map(|c| c.iter().map(CertificateDer::clone).collect())
+                .unwrap_or_default(),
+            resumed: conn.handshake_kind() == Some(HandshakeKind::Resumed),
+            is_client: matches!(conn, Connection::Client(_)),
+        }
+    }
+
+    /// The transport.
+    pub fn get_ref(&self) -> &S {
+        &self.io
+    }
+
+    /// The transport, mutably. Reading or writing it directly corrupts the TLS stream.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.io
+    }
+
+    /// The transport, giving up the TLS session. Nothing is sent; any data rustls still
+    /// buffers is lost.
+    pub fn into_inner(self) -> S {
+        self.io
+    }
+}
+
+fn name_of(known: Option<&str>, value: &dyn fmt::Debug) -> String {
+    known.map_or_else(|| format!("{value:?}"), str::to_owned)
+}
+
+fn write_after_close() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::BrokenPipe,
+        "write after close(): this TLS stream has sent close_notify",
+    )
+}
+
+fn truncated() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "the peer closed the connection without close_notify: the data may be truncated",
+    )
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
+    /// Reads TLS bytes from the transport into rustls and processes them.
+    /// `Ready(Ok(false))` is transport EOF.
+    fn poll_read_tls(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<bool>> {
+        let mut io = SyncIo::new(&mut self.io, cx);
+        let result = self.conn.read_tls(&mut io);
+        let n = ready!(to_poll(result, io.pending))?;
+        if n == 0 {
+            self.read_eof = true;
+        }
+        if let Err(err) = self.conn.process_new_packets() {
+            // Tell the peer why (rustls queued an alert), without waiting for it.
+            let _ = self.poll_write_tls(cx);
+            let _ = self.poll_flush_io(cx);
+            return Poll::Ready(Err(Error::from_rustls(err).into()));
+        }
+        Poll::Ready(Ok(n > 0))
+    }
+
+    /// Writes queued TLS records until rustls has none left (`Ready(Ok)`) or the
+    /// transport is full (`Pending`).
+    fn poll_write_tls(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.conn.wants_write() {
+            let mut io = SyncIo::new(&mut self.io, cx);
+            let result = self.conn.write_tls(&mut io);
+            match ready!(to_poll(result, io.pending))? {
+                0 => {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        "the transport accepted no bytes of a TLS record",
+                    )));
+                }
+                _ => self.unflushed = true,
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Flushes the transport if records were written since its last flush.
+    fn poll_flush_io(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.unflushed {
+            ready!(Pin::new(&mut self.io).poll_flush(cx))?;
+            self.unflushed = false;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Drives the handshake to its end, flushing every flight.
+    pub(crate) fn poll_handshake(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            let write = match self.poll_write_tls(cx) {
+                Poll::Ready(Ok(())) => self.poll_flush_io(cx),
+                other => other,
+            };
+            let write_pending = match write {
+                Poll::Ready(Ok(())) => false,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => true,
+            };
+            if !self.conn.is_handshaking() {
+                return if write_pending {
+                    Poll::Pending
+                } else {
+                    Poll::Ready(Ok(()))
+                };
+            }
+            if !self.conn.wants_read() {
+                if write_pending {
+                    return Poll::Pending;
+                }
+                // rustls neither writes nor reads yet is mid-handshake: never spin on it.
+                return Poll::Ready(Err(io::Error::other("the TLS handshake stalled")));
+            }
+            match self.poll_read_tls(cx)? {
+                Poll::Ready(true) => continue,
+                Poll::Ready(false) => {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the peer closed the connection during the TLS handshake",
+                    )));
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+
+    /// `AsyncRead::poll_read`, on `&mut self`.
+    pub(crate) fn poll_read_plain(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        loop {
+            match self.conn.reader().read(buf) {
+                Ok(n) => return Poll::Ready(Ok(n)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && !self.read_eof => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::UnexpectedEof
+                    ) =>
+                {
+                    return Poll::Ready(match self.eof {
+                        EofPolicy::Strict => Err(truncated()),
+                        EofPolicy::AllowRagged => Ok(0),
+                    });
+                }
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+            ready!(self.poll_read_tls(cx))?;
+        }
+    }
+
+    /// `AsyncWrite::poll_write` and `poll_write_vectored`: `write` hands plaintext to
+    /// rustls; `empty` says whether there was none to give.
+    fn poll_write_plain(
+        &mut self,
+        cx: &mut Context<'_>,
+        empty: bool,
+        mut write: impl FnMut(&mut rustls::Writer<'_>) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        if self.write_closed {
+            return Poll::Ready(Err(write_after_close()));
+        }
+        loop {
+            let n = write(&mut self.conn.writer())?;
+            if n > 0 || empty {
+                // Send what we can now; what the transport cannot take waits for the
+                // next write or flush.
+                if let Poll::Ready(Err(e)) = self.poll_write_tls(cx) {
+                    return Poll::Ready(Err(e));
+                }
+                return Poll::Ready(Ok(n));
+            }
+            // rustls's buffer is full: make room, waiting on the transport if need be.
+            ready!(self.poll_write_tls(cx))?;
+        }
+    }
+
+    pub(crate) fn poll_flush_plain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_write_tls(cx))?;
+        self.unflushed = true;
+        self.poll_flush_io(cx)
+    }
+
+    pub(crate) fn poll_close_plain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if !self.write_closed {
+            self.conn.send_close_notify();
+            self.write_closed = true;
+        }
+        ready!(self.poll_write_tls(cx))?;
+        if !self.io_closed {
+            ready!(self.poll_flush_io(cx))?;
+            ready!(Pin::new(&mut self.io).poll_close(cx))?;
+            self.io_closed = true;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    pub(crate) fn poll_write_buf(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_plain(cx, buf.is_empty(), |w| w.write(buf))
+    }
+
+    pub(crate) fn poll_write_bufs(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let empty = bufs.iter().all(|b| b.is_empty());
+        self.poll_write_plain(cx, empty, |w| w.write_vectored(bufs))
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for TlsStream<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().poll_read_plain(cx, buf)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TlsStream<S> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.get_mut().poll_write_buf(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().poll_write_bufs(cx, bufs)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().poll_flush_plain(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().poll_close_plain(cx)
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for TlsStream<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsStream")
+            .field("io", &self.io)
+            .field("is_client", &matches!(self.conn, Connection::Client(_)))
+            .field("protocol_version", &self.conn.protocol_version())
+            .field("eof", &self.eof)
+            .field("write_closed", &self.write_closed)
+            .finish_non_exhaustive()
+    }
+}
