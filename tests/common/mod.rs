@@ -1,0 +1,196 @@
+//! Shared test helpers: a PKI made with rcgen at test time, policies over it, in-memory
+//! handshakes, and deadlines. Nothing here is committed key material.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::time::Duration;
+
+use futures_lite::future;
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
+use tlsport::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tlsport::{Acceptor, CaBundle, Connector, DuplexStream, Identity, Policy, TlsStream};
+
+/// A certificate and its key, as PEM.
+pub struct Pem {
+    pub cert: String,
+    pub key: String,
+}
+
+impl Pem {
+    pub fn identity(&self) -> Identity {
+        Identity::from_pem(self.cert.as_bytes(), self.key.as_bytes()).expect("test identity")
+    }
+
+    pub fn cert_der(&self) -> CertificateDer<'static> {
+        use tlsport::pki_types::pem::PemObject;
+        CertificateDer::from_pem_slice(self.cert.as_bytes()).unwrap()
+    }
+
+    pub fn key_der(&self) -> PrivateKeyDer<'static> {
+        use tlsport::pki_types::pem::PemObject;
+        PrivateKeyDer::from_pem_slice(self.key.as_bytes()).unwrap()
+    }
+}
+
+/// A certificate authority that signs test certificates.
+pub struct Ca {
+    pub root: CertificateDer<'static>,
+    pub root_pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+impl Ca {
+    pub fn new(name: &str) -> Ca {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let cert = params.self_signed(&key).unwrap();
+        Ca {
+            root: cert.der().clone(),
+            root_pem: cert.pem(),
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// A leaf for `names`, signed by this CA, after `tweak` adjusts its parameters.
+    pub fn leaf_with(&self, names: &[&str], tweak: impl FnOnce(&mut CertificateParams)) -> Pem {
+        let key = KeyPair::generate().unwrap();
+        let mut params =
+            CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, names.first().copied().unwrap_or("leaf"));
+        params.extended_key_usages = vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ];
+        tweak(&mut params);
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        Pem {
+            cert: cert.pem(),
+            key: key.serialize_pem(),
+        }
+    }
+
+    /// A server leaf valid for localhost, 127.0.0.1 and ::1.
+    pub fn server(&self) -> Pem {
+        self.leaf_with(&["localhost", "127.0.0.1", "::1"], |_| {})
+    }
+}
+
+/// A self-signed certificate for localhost, trusted by nobody.
+pub fn self_signed() -> Pem {
+    let key = KeyPair::generate().unwrap();
+    let params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    Pem {
+        cert: cert.pem(),
+        key: key.serialize_pem(),
+    }
+}
+
+/// The standard test world: a server CA with a localhost leaf, and a client CA with a
+/// client leaf.
+pub struct Pki {
+    pub ca: Ca,
+    pub server: Pem,
+    pub client_ca: Ca,
+    pub client: Pem,
+}
+
+impl Pki {
+    pub fn new() -> Pki {
+        let ca = Ca::new("tlsport test root");
+        let client_ca = Ca::new("tlsport test client root");
+        Pki {
+            server: ca.server(),
+            client: client_ca.leaf_with(&["client.test"], |_| {}),
+            ca,
+            client_ca,
+        }
+    }
+
+    /// A client policy trusting only the test root.
+    pub fn client_policy(&self) -> Policy {
+        Policy::new()
+            .ca_bundle(CaBundle::Empty)
+            .add_root_certificate(self.ca.root.clone())
+    }
+
+    /// A server policy with the localhost identity.
+    pub fn server_policy(&self) -> Policy {
+        Policy::new().identity(self.server.identity())
+    }
+
+    pub fn connector(&self) -> Connector {
+        Connector::new(self.client_policy()).unwrap()
+    }
+
+    pub fn acceptor(&self) -> Acceptor {
+        Acceptor::new(self.server_policy()).unwrap()
+    }
+}
+
+pub type Side = tlsport::Result<TlsStream<DuplexStream>>;
+
+/// Runs both handshakes over an in-memory pair; returns (client, server) results.
+pub async fn handshake_pair(
+    connector: &Connector,
+    acceptor: &Acceptor,
+    server_name: &str,
+) -> (Side, Side) {
+    let (c, s) = tlsport::duplex(64 * 1024);
+    future::zip(connector.connect_with(server_name, c), async {
+        let result = acceptor.accept(s).await;
+        result
+    })
+    .await
+}
+
+/// Both handshakes, both expected to succeed.
+pub async fn connected_pair(
+    connector: &Connector,
+    acceptor: &Acceptor,
+) -> (TlsStream<DuplexStream>, TlsStream<DuplexStream>) {
+    let (c, s) = handshake_pair(connector, acceptor, "localhost").await;
+    (c.expect("client handshake"), s.expect("server handshake"))
+}
+
+/// Runs `f` to completion on this thread, failing the test after `secs` seconds.
+pub fn run<T>(secs: u64, f: impl Future<Output = T>) -> T {
+    future::block_on(future::or(f, async {
+        async_io::Timer::after(Duration::from_secs(secs)).await;
+        panic!("test deadline of {secs} s passed: something hangs");
+    }))
+}
+
+/// Deterministic test data of `len` bytes.
+pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u32).wrapping_mul(2_654_435_761).rotate_left(seed as u32 % 32) as u8 ^ seed)
+        .collect()
+}
+
+/// Process CPU time (user + system) so far, from /proc/self/stat.
+pub fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the full line: 11 and 12 after the name.
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    Duration::from_millis(ticks * 10)
+}
+
+pub fn pkcs8(der: Vec<u8>) -> PrivateKeyDer<'static> {
+    PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(der))
+}
