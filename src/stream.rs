@@ -60,6 +60,8 @@ pub struct TlsStream<S> {
     unflushed: bool,
     /// The transport reported EOF.
     read_eof: bool,
+    /// The peer's `close_notify` has been read.
+    peer_closed: bool,
     /// `close_notify` queued: further writes are refused.
     write_closed: bool,
     /// The transport's `poll_close` finished.
@@ -75,6 +77,7 @@ impl<S> TlsStream<S> {
             sni,
             unflushed: false,
             read_eof: false,
+            peer_closed: false,
             write_closed: false,
             io_closed: false,
         }
@@ -135,6 +138,14 @@ fn write_after_close() -> io::Error {
     io::Error::new(
         io::ErrorKind::BrokenPipe,
         "write after close(): this TLS stream has sent close_notify",
+    )
+}
+
+/// Errors of a transport whose peer has gone.
+fn is_gone(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::NotConnected | io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
     )
 }
 
@@ -242,7 +253,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
         }
         loop {
             match self.conn.reader().read(buf) {
-                Ok(n) => return Poll::Ready(Ok(n)),
+                Ok(n) => {
+                    self.peer_closed |= n == 0;
+                    return Poll::Ready(Ok(n));
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock && !self.read_eof => {}
                 Err(e)
                     if matches!(
@@ -294,6 +308,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
     }
 
     pub(crate) fn poll_close_plain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match ready!(self.poll_close_inner(cx)) {
+            // The peer ended the session cleanly and went away before our close_notify
+            // reached it: the session is over either way.
+            Err(e) if self.peer_closed && is_gone(&e) => {
+                self.io_closed = true;
+                Poll::Ready(Ok(()))
+            }
+            other => Poll::Ready(other),
+        }
+    }
+
+    fn poll_close_inner(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if !self.write_closed {
             self.conn.send_close_notify();
             self.write_closed = true;
