@@ -143,10 +143,7 @@ fn system_verifier(
 }
 
 #[cfg(not(feature = "platform-verifier"))]
-fn system_verifier(
-    _: &Policy,
-    _: &Arc<CryptoProvider>,
-) -> Result<Arc<dyn ServerCertVerifier>> {
+fn system_verifier(_: &Policy, _: &Arc<CryptoProvider>) -> Result<Arc<dyn ServerCertVerifier>> {
     Err(Error::new(
         ErrorKind::Unsupported,
         "CaBundle::System needs the \"platform-verifier\" feature of tlsport; \

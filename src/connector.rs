@@ -202,8 +202,8 @@ impl Connector {
             }
             _ => None,
         };
-        let conn = ClientConnection::new(self.inner.config.clone(), name)
-            .map_err(Error::from_rustls)?;
+        let conn =
+            ClientConnection::new(self.inner.config.clone(), name).map_err(Error::from_rustls)?;
         let stream = TlsStream::new(io, Connection::Client(conn), policy.eof, sni);
         handshake(stream, policy.handshake_timeout).await
     }

@@ -166,7 +166,10 @@ impl Error {
 
     /// The underlying rustls error, when rustls reported this failure.
     pub fn rustls_error(&self) -> Option<&rustls::Error> {
-        self.inner.source.as_deref()?.downcast_ref::<rustls::Error>()
+        self.inner
+            .source
+            .as_deref()?
+            .downcast_ref::<rustls::Error>()
     }
 }
 

@@ -13,7 +13,10 @@ use crate::stream::TlsStream;
 use crate::timeout::deadline;
 
 /// Completes the handshake of `stream` within `limit` (the whole handshake, not each read).
-pub(crate) async fn handshake<S>(stream: TlsStream<S>, limit: Option<Duration>) -> Result<TlsStream<S>>
+pub(crate) async fn handshake<S>(
+    stream: TlsStream<S>,
+    limit: Option<Duration>,
+) -> Result<TlsStream<S>>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {

@@ -45,7 +45,12 @@ impl Identity {
     /// # Ok(()) }
     /// ```
     pub fn from_pem(cert_chain_pem: &[u8], key_pem: &[u8]) -> Result<Identity> {
-        Identity::parse(cert_chain_pem, key_pem, "certificate PEM", "private key PEM")
+        Identity::parse(
+            cert_chain_pem,
+            key_pem,
+            "certificate PEM",
+            "private key PEM",
+        )
     }
 
     /// An identity whose private key is an `ENCRYPTED PRIVATE KEY` PEM.
@@ -153,7 +158,10 @@ impl Identity {
     }
 
     /// The chain and the key loaded by `provider`, checked to belong together.
-    pub(crate) fn certified_key(&self, provider: &CryptoProvider) -> Result<CertifiedKey, KeyError> {
+    pub(crate) fn certified_key(
+        &self,
+        provider: &CryptoProvider,
+    ) -> Result<CertifiedKey, KeyError> {
         let signing_key = provider
             .key_provider
             .load_private_key(self.key())

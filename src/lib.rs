@@ -147,3 +147,8 @@ pub use async_net::TcpStream;
 pub use rustls;
 /// Certificate and key types ([`CertificateDer`](pki_types::CertificateDer), ...).
 pub use rustls::pki_types;
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -126,7 +126,11 @@ impl Listener {
     /// [`ErrorKind::Io`] if the system cannot tell.
     pub fn local_addr(&self) -> Result<SocketAddr> {
         self.tcp.get_ref().local_addr().map_err(|e| {
-            Error::with_source(ErrorKind::Io, format!("cannot read the local address: {e}"), e)
+            Error::with_source(
+                ErrorKind::Io,
+                format!("cannot read the local address: {e}"),
+                e,
+            )
         })
     }
 
@@ -145,7 +149,10 @@ impl Listener {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<Result<(TlsStream<TcpStream>, SocketAddr)>> {
+    fn poll_accept(
+        &self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(TlsStream<TcpStream>, SocketAddr)>> {
         let mut state = self.state();
         self.poll_new_connections(&mut state, cx)?;
         let mut i = 0;
@@ -180,13 +187,14 @@ impl Listener {
                 Ok((socket, peer)) => match TcpStream::try_from(socket) {
                     Ok(socket) => {
                         let acceptor = self.acceptor.clone();
-                        state
-                            .handshakes
-                            .push(Box::pin(async move { (peer, acceptor.accept(socket).await) }));
+                        state.handshakes.push(Box::pin(async move {
+                            (peer, acceptor.accept(socket).await)
+                        }));
                     }
                     Err(err) => log::info!("cannot register the connection from {peer}: {err}"),
                 },
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => match self.tcp.poll_readable(cx) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => match self.tcp.poll_readable(cx)
+                {
                     Poll::Ready(Ok(())) => {}
                     Poll::Ready(Err(e)) => return Err(accept_error(e)),
                     Poll::Pending => return Ok(()),

@@ -201,7 +201,10 @@ pub(crate) async fn connect_tcp(
 ) -> Result<TcpStream> {
     let number = port.number()?;
     if bare_host(host).is_empty() {
-        return Err(Error::new(ErrorKind::InvalidInput, "the host name is empty"));
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "the host name is empty",
+        ));
     }
     let work = async {
         let mut last = None;

@@ -45,6 +45,34 @@ pub(crate) fn certificates(bytes: &[u8], origin: &str) -> Result<Vec<Certificate
     Ok(certs)
 }
 
+/// The certificates of a trust bundle, skipping what cannot be parsed: returns the good
+/// ones and a description of each problem. PEM sections of other kinds are ignored.
+pub(crate) fn certificates_lenient(bytes: &[u8]) -> (Vec<CertificateDer<'static>>, Vec<String>) {
+    if !is_pem(bytes) {
+        return match bytes.first() {
+            Some(0x30) => (vec![CertificateDer::from(bytes.to_vec())], Vec::new()),
+            Some(_) => (
+                Vec::new(),
+                vec!["neither PEM nor a DER certificate".to_owned()],
+            ),
+            None => (Vec::new(), vec!["the file is empty".to_owned()]),
+        };
+    }
+    let mut certs = Vec::new();
+    let mut problems = Vec::new();
+    // Each step consumes at least one line, so this ends even on hostile input.
+    for item in CertificateDer::pem_slice_iter(bytes) {
+        match item {
+            Ok(cert) => certs.push(cert),
+            Err(e) => problems.push(format!("malformed PEM: {e}")),
+        }
+    }
+    if certs.is_empty() && problems.is_empty() {
+        problems.push("no CERTIFICATE section found".to_owned());
+    }
+    (certs, problems)
+}
+
 /// The one private key in `bytes`: PKCS#8, PKCS#1 (RSA) or SEC1 (EC), PEM or DER.
 pub(crate) fn private_key(bytes: &[u8], origin: &str) -> Result<PrivateKeyDer<'static>> {
     if !is_pem(bytes) {
@@ -54,9 +82,10 @@ pub(crate) fn private_key(bytes: &[u8], origin: &str) -> Result<PrivateKeyDer<'s
     }
     match PrivateKeyDer::from_pem_slice(bytes) {
         Ok(key) => Ok(key),
-        Err(pem::Error::NoItemsFound) if contains(bytes, b"ENCRYPTED PRIVATE KEY") => Err(
-            load(origin, "the private key is encrypted: a password is needed"),
-        ),
+        Err(pem::Error::NoItemsFound) if contains(bytes, b"ENCRYPTED PRIVATE KEY") => Err(load(
+            origin,
+            "the private key is encrypted: a password is needed",
+        )),
         Err(pem::Error::NoItemsFound) => Err(load(
             origin,
             "no PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY section found",
@@ -74,5 +103,9 @@ fn load(origin: &str, what: &str) -> Error {
 }
 
 fn pem_error(origin: &str, err: pem::Error) -> Error {
-    Error::with_source(ErrorKind::Load, format!("{origin}: malformed PEM: {err}"), err)
+    Error::with_source(
+        ErrorKind::Load,
+        format!("{origin}: malformed PEM: {err}"),
+        err,
+    )
 }

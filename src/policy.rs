@@ -11,7 +11,7 @@ use crate::backend::{Backend, default_backend};
 use crate::error::{Error, ErrorKind, Result};
 use crate::identity::{Identity, ObjectKind};
 use crate::pem;
-use crate::trust::CaBundle;
+use crate::trust::{self, CaBundle};
 
 /// A TLS protocol version.
 #[non_exhaustive]
@@ -158,14 +158,15 @@ impl Policy {
 
     /// Trusts every certificate of a PEM bundle file (or one DER certificate), read now.
     ///
+    /// Entries that cannot be parsed are logged (at `warn`, naming the file) and skipped.
+    ///
     /// # Errors
     ///
-    /// [`ErrorKind::Load`], naming the path, when the file is missing, unreadable, empty,
-    /// or holds malformed PEM.
+    /// [`ErrorKind::Load`], naming the path, when the file is missing, unreadable, or
+    /// holds no usable certificate.
     pub fn add_roots_pem_file(mut self, path: impl AsRef<Path>) -> Result<Policy> {
-        let path = path.as_ref();
-        let certs = pem::certificates(&pem::read_file(path)?, &path.display().to_string())?;
-        self.extra_roots.extend(certs);
+        self.extra_roots
+            .extend(trust::roots_from_file(path.as_ref())?);
         Ok(self)
     }
 
@@ -378,7 +379,10 @@ impl fmt::Debug for Policy {
             .field("protocol_versions", &self.versions)
             .field("session_cache", &self.session_cache)
             .field("danger_accept_invalid_certs", &self.accept_invalid_certs)
-            .field("danger_accept_invalid_hostnames", &self.accept_invalid_hostnames)
+            .field(
+                "danger_accept_invalid_hostnames",
+                &self.accept_invalid_hostnames,
+            )
             .field("client_auth", &self.client_auth)
             .field("connect_timeout", &self.connect_timeout)
             .field("handshake_timeout", &self.handshake_timeout)

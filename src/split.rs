@@ -168,7 +168,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for ReadHalf<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WriteHalf<S> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let shared = &self.shared;
         shared.poll(&shared.wakers.write, cx, |s, cx| s.poll_write_buf(cx, buf))
     }
@@ -179,7 +183,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WriteHalf<S> {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let shared = &self.shared;
-        shared.poll(&shared.wakers.write, cx, |s, cx| s.poll_write_bufs(cx, bufs))
+        shared.poll(&shared.wakers.write, cx, |s, cx| {
+            s.poll_write_bufs(cx, bufs)
+        })
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -210,7 +216,10 @@ pub struct ReuniteError<S>(pub ReadHalf<S>, pub WriteHalf<S>);
 
 impl<S> fmt::Debug for ReuniteError<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("ReuniteError").field(&self.0).field(&self.1).finish()
+        f.debug_tuple("ReuniteError")
+            .field(&self.0)
+            .field(&self.1)
+            .finish()
     }
 }
 

@@ -69,7 +69,10 @@ fn probe_system_store() -> bool {
     let env_dir = std::env::var_os("SSL_CERT_DIR").map(PathBuf::from);
     if env_file.is_some() || env_dir.is_some() {
         return env_file.is_some_and(|f| non_empty_file(&f))
-            || env_dir.is_some_and(|d| std::fs::read_dir(d).is_ok_and(|mut e| e.next().is_some()));
+            || env_dir.is_some_and(|dirs| {
+                std::env::split_paths(&dirs)
+                    .any(|d| std::fs::read_dir(d).is_ok_and(|mut e| e.next().is_some()))
+            });
     }
     FILES.iter().any(|f| non_empty_file(Path::new(f)))
 }
@@ -95,14 +98,48 @@ pub(crate) fn root_store(
     match bundle {
         CaBundle::File(path) => {
             let origin = path.display().to_string();
-            let certs = pem::certificates(&pem::read_file(path)?, &origin)?;
-            add_all(&mut store, certs, &origin)?;
+            add_all(&mut store, roots_from_file(path)?, &origin)?;
         }
         CaBundle::Bundled => bundled_roots(&mut store)?,
         CaBundle::System | CaBundle::Empty => {}
     }
     add_all(&mut store, extra.iter().cloned(), "added root certificate")?;
     Ok(Arc::new(store))
+}
+
+/// The trust anchors of a PEM bundle (or one DER certificate) file.
+///
+/// Entries that cannot be parsed, as PEM or as a trust anchor, are logged at `warn`
+/// naming the file, and skipped: one odd certificate does not disable a whole bundle.
+/// A file that is missing, unreadable or holds no usable certificate is a
+/// [`ErrorKind::Load`] error naming the path.
+pub(crate) fn roots_from_file(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
+    let origin = path.display();
+    let (certs, mut problems) = pem::certificates_lenient(&pem::read_file(path)?);
+    let mut usable = Vec::with_capacity(certs.len());
+    for (i, cert) in certs.into_iter().enumerate() {
+        match webpki_anchor(&cert) {
+            Ok(()) => usable.push(cert),
+            Err(e) => problems.push(format!(
+                "certificate #{} is not a usable trust anchor: {e}",
+                i + 1
+            )),
+        }
+    }
+    if usable.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Load,
+            format!("{origin}: no usable certificate ({})", problems.join("; ")),
+        ));
+    }
+    for problem in &problems {
+        log::warn!("{origin}: skipped: {problem}");
+    }
+    Ok(usable)
+}
+
+fn webpki_anchor(cert: &CertificateDer<'_>) -> std::result::Result<(), rustls::Error> {
+    RootCertStore::empty().add(cert.clone().into_owned())
 }
 
 fn add_all(
@@ -114,7 +151,10 @@ fn add_all(
         store.add(cert).map_err(|e| {
             Error::with_source(
                 ErrorKind::Load,
-                format!("{origin}: certificate #{} is not a usable trust anchor: {e}", i + 1),
+                format!(
+                    "{origin}: certificate #{} is not a usable trust anchor: {e}",
+                    i + 1
+                ),
                 e,
             )
         })?;

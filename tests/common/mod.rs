@@ -177,7 +177,12 @@ pub fn run<T>(secs: u64, f: impl Future<Output = T>) -> T {
 /// Deterministic test data of `len` bytes.
 pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
-        .map(|i| (i as u32).wrapping_mul(2_654_435_761).rotate_left(seed as u32 % 32) as u8 ^ seed)
+        .map(|i| {
+            (i as u32)
+                .wrapping_mul(2_654_435_761)
+                .rotate_left(seed as u32 % 32) as u8
+                ^ seed
+        })
         .collect()
 }
 
@@ -193,4 +198,79 @@ pub fn cpu_time() -> Duration {
 
 pub fn pkcs8(der: Vec<u8>) -> PrivateKeyDer<'static> {
     PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(der))
+}
+
+/// The OpenSSL-made test PKI of `tests/pki/make-pki.sh`, generated once per test binary
+/// into a temporary folder (password `test-password`). Needs the `openssl` CLI and python3.
+pub fn openssl_pki() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("TLSPORT_TEST_PKI") {
+            return dir.into();
+        }
+        let dir = std::env::temp_dir().join(format!(
+            "tlsport-pki-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pki/make-pki.sh");
+        let out = std::process::Command::new("bash")
+            .arg(script)
+            .arg(&dir)
+            .output()
+            .expect("run make-pki.sh (needs bash, openssl, python3)");
+        assert!(
+            out.status.success(),
+            "make-pki.sh failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dir
+    })
+}
+
+/// A file of the OpenSSL test PKI.
+pub fn pki_file(name: &str) -> std::path::PathBuf {
+    openssl_pki().join(name)
+}
+
+/// Runs test `name` of this test binary again in a child process with `env` set (for
+/// process-wide state: environment variables, cached probes), and asserts it passed.
+/// Returns true in the child, where the test should do its real work.
+pub fn in_child(name: &str, env: &[(&str, &std::ffi::OsStr)]) -> bool {
+    if std::env::var_os("TLSPORT_TEST_CHILD").is_some() {
+        return true;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env("TLSPORT_TEST_CHILD", "1")
+        .env("TLSPORT_TEST_PKI", openssl_pki())
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("SSL_CERT_DIR")
+        .env_remove("SSLKEYLOGFILE")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "child run of {name} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    false
+}
+
+/// A server identity from the OpenSSL PKI: `chain` (leaf first) and `key` file names.
+pub fn openssl_identity(chain: &str, key: &str) -> Identity {
+    Identity::from_pem_files(pki_file(chain), pki_file(key)).expect("OpenSSL PKI identity")
+}
+
+/// A client policy trusting the OpenSSL PKI's root.
+pub fn openssl_client_policy() -> Policy {
+    Policy::new()
+        .ca_bundle(CaBundle::Empty)
+        .add_roots_pem_file(pki_file("root-ca.pem"))
+        .unwrap()
 }
