@@ -1,0 +1,147 @@
+//! Identities and objects from files a real OpenSSL wrote: every key encoding, every
+//! `ObjectKind`, both backends end to end.
+
+mod common;
+
+use common::*;
+use tlsport::{Acceptor, Backend, Connector, ErrorKind, Identity, ObjectKind, Policy};
+
+/// Serves `server` to a client trusting the OpenSSL root; returns the negotiated info.
+fn handshake_with(server: Policy, client: Policy) -> tlsport::SessionInfo {
+    let acceptor = Acceptor::new(server).unwrap();
+    let connector = Connector::new(client).unwrap();
+    run(20, async {
+        let (c, s) = connected_pair(&connector, &acceptor).await;
+        assert!(!s.info().is_client);
+        c.info()
+    })
+}
+
+#[test]
+fn every_key_encoding_serves_a_handshake() {
+    let cases = [
+        ("server.chain.pem", "server.key"),      // PKCS#8 PEM, ECDSA P-256
+        ("server.chain.pem", "server.sec1.key"), // SEC1 "EC PRIVATE KEY"
+        ("server.chain.pem", "server.key.der"),  // PKCS#8 DER
+        ("server-rsa.chain.pem", "server-rsa.key"), // RSA PKCS#8
+        ("server-rsa.chain.pem", "server-rsa.pkcs1.key"), // RSA PKCS#1
+        ("server-ed25519.chain.pem", "server-ed25519.key"), // Ed25519
+    ];
+    for (chain, key) in cases {
+        let identity = openssl_identity(chain, key);
+        assert_eq!(identity.chain().len(), 2, "{chain}: leaf and intermediate");
+        let info = handshake_with(Policy::new().identity(identity), openssl_client_policy());
+        assert_eq!(info.peer_certificates.len(), 2, "{chain} + {key}");
+    }
+}
+
+#[test]
+fn der_leaf_file_loads() {
+    let identity =
+        Identity::from_pem_files(pki_file("server.der"), pki_file("server.key.der")).unwrap();
+    assert_eq!(identity.chain().len(), 1);
+}
+
+#[test]
+fn key_of_another_certificate_is_refused_naming_both_files() {
+    let err = Identity::from_pem_files(pki_file("server.chain.pem"), pki_file("server-rsa.key"))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Load, "{err}");
+    let text = err.to_string();
+    assert!(text.contains("does not match"), "{text}");
+    assert!(
+        text.contains("server.chain.pem") && text.contains("server-rsa.key"),
+        "{text}"
+    );
+}
+
+#[test]
+fn load_object_cert_and_key_in_either_order_make_an_identity() {
+    let a = Policy::new()
+        .load_object(ObjectKind::X509Cert, pki_file("server.chain.pem"), None)
+        .unwrap()
+        .load_object(ObjectKind::Pkcs8, pki_file("server.key"), None)
+        .unwrap();
+    let b = Policy::new()
+        .load_object(ObjectKind::RsaKey, pki_file("server-rsa.pkcs1.key"), None)
+        .unwrap()
+        .load_object(ObjectKind::X509Cert, pki_file("server-rsa.pem"), None)
+        .unwrap()
+        .load_object(ObjectKind::X509Cert, pki_file("int-ca.pem"), None)
+        .unwrap();
+    for server in [a, b] {
+        let info = handshake_with(server, openssl_client_policy());
+        assert_eq!(info.peer_certificates.len(), 2);
+    }
+}
+
+#[test]
+fn load_object_ca_cert_adds_trust_anchors() {
+    let client = Policy::new()
+        .ca_bundle(tlsport::CaBundle::Empty)
+        .load_object(ObjectKind::X509CaCert, pki_file("root-ca.pem"), None)
+        .unwrap();
+    let server = Policy::new().identity(openssl_identity("server.chain.pem", "server.key"));
+    handshake_with(server, client);
+}
+
+#[test]
+fn load_object_mismatched_pieces_and_half_identities_are_errors() {
+    let err = Policy::new()
+        .load_object(ObjectKind::X509Cert, pki_file("server.pem"), None)
+        .unwrap()
+        .load_object(ObjectKind::Pkcs8, pki_file("server-rsa.key"), None)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Load, "{err}");
+    let only_cert = Policy::new()
+        .load_object(ObjectKind::X509Cert, pki_file("server.pem"), None)
+        .unwrap();
+    let err = Acceptor::new(only_cert).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    let only_key = Policy::new()
+        .load_object(ObjectKind::Pkcs8, pki_file("server.key"), None)
+        .unwrap();
+    let err = Acceptor::new(only_key).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    let err = Policy::new()
+        .load_object(ObjectKind::X509Cert, pki_file("nope.pem"), None)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Load);
+    assert!(err.to_string().contains("nope.pem"), "{err}");
+}
+
+#[test]
+fn every_available_backend_serves_every_key_type() {
+    for server_backend in Backend::available() {
+        for client_backend in Backend::available() {
+            for (chain, key) in [
+                ("server.chain.pem", "server.key"),
+                ("server-rsa.chain.pem", "server-rsa.key"),
+                ("server-ed25519.chain.pem", "server-ed25519.key"),
+            ] {
+                let server = Policy::new()
+                    .identity(openssl_identity(chain, key))
+                    .backend(server_backend);
+                let client = openssl_client_policy().backend(client_backend);
+                let info = handshake_with(server, client);
+                assert_eq!(info.protocol_version, Some(tlsport::Version::Tls13));
+            }
+        }
+    }
+}
+
+#[cfg(not(feature = "ring"))]
+#[test]
+fn a_backend_not_compiled_in_is_unsupported() {
+    let err = Connector::new(openssl_client_policy().backend(Backend::Ring)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+    assert!(err.to_string().contains("\"ring\""), "{err}");
+}
+
+#[cfg(feature = "aws-lc-rs")]
+#[test]
+fn aws_lc_rs_prefers_post_quantum_key_exchange() {
+    let server = Policy::new().identity(openssl_identity("server.chain.pem", "server.key"));
+    let info = handshake_with(server, openssl_client_policy().backend(Backend::AwsLcRs));
+    assert_eq!(info.key_exchange_group.as_deref(), Some("X25519MLKEM768"));
+}
