@@ -1,11 +1,16 @@
 //! TCP: [`Port`], service names, resolution and connecting.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
+use std::future::Future;
+use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::OnceLock;
+use std::task::Poll;
 use std::time::Duration;
 
+use async_io::Timer;
 use async_net::TcpStream;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -192,8 +197,13 @@ pub(crate) async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>> {
     Ok(addrs)
 }
 
-/// Connects to `host:port` within `limit`, trying each address in turn and keeping the
-/// last error.
+/// How long Happy Eyeballs waits for an attempt before starting the next (RFC 8305's
+/// recommended "Connection Attempt Delay").
+const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
+
+type Attempt = Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>;
+
+/// Connects to `host:port` within `limit`, racing addresses by Happy Eyeballs.
 pub(crate) async fn connect_tcp(
     host: &str,
     port: crate::Port,
@@ -207,19 +217,14 @@ pub(crate) async fn connect_tcp(
         ));
     }
     let work = async {
-        let mut last = None;
-        for addr in resolve(host, number).await? {
-            match TcpStream::connect(addr).await {
-                Ok(stream) => return Ok(stream),
-                Err(e) => last = Some(e),
-            }
-        }
-        let last = last.expect("resolve returns at least one address");
-        Err(Error::with_source(
-            ErrorKind::Connect,
-            format!("cannot connect to {host} port {number}: {last}"),
-            last,
-        ))
+        let addrs = interleave(resolve(host, number).await?);
+        happy_eyeballs(addrs).await.map_err(|last| {
+            Error::with_source(
+                ErrorKind::Connect,
+                format!("cannot connect to {host} port {number}: {last}"),
+                last,
+            )
+        })
     };
     deadline(limit, work, |limit| {
         Error::new(
@@ -228,4 +233,169 @@ pub(crate) async fn connect_tcp(
         )
     })
     .await
+}
+
+/// Orders addresses for Happy Eyeballs: the resolver's first choice first, then the
+/// two families alternating.
+fn interleave(addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
+    let first_is_v6 = addrs.first().is_some_and(SocketAddr::is_ipv6);
+    let (mut first, mut other): (VecDeque<_>, VecDeque<_>) =
+        addrs.into_iter().partition(|a| a.is_ipv6() == first_is_v6);
+    let mut out = Vec::with_capacity(first.len() + other.len());
+    while !first.is_empty() || !other.is_empty() {
+        out.extend(first.pop_front());
+        out.extend(other.pop_front());
+    }
+    out
+}
+
+/// RFC 8305 connection racing, without spawning: an attempt starts every
+/// [`ATTEMPT_DELAY`] (or at once when one fails) while earlier ones carry on; the first
+/// to connect wins and the rest are dropped. Fails with the last error when all fail.
+async fn happy_eyeballs(addrs: Vec<SocketAddr>) -> io::Result<TcpStream> {
+    let mut queue = addrs.into_iter();
+    let mut attempts: Vec<Attempt> = Vec::new();
+    let mut next_start: Option<Timer> = None;
+    let mut last_error = None;
+    let mut start_now = true;
+    futures_lite::future::poll_fn(move |cx| {
+        loop {
+            if !start_now {
+                if let Some(timer) = next_start.as_mut() {
+                    start_now = Pin::new(timer).poll(cx).is_ready();
+                }
+            }
+            let started = start_now;
+            if std::mem::take(&mut start_now) {
+                next_start = None;
+                if let Some(addr) = queue.next() {
+                    attempts.push(Box::pin(TcpStream::connect(addr)));
+                    next_start = Some(Timer::after(ATTEMPT_DELAY));
+                }
+            }
+            let mut i = 0;
+            while i < attempts.len() {
+                match attempts[i].as_mut().poll(cx) {
+                    Poll::Ready(Ok(stream)) => return Poll::Ready(Ok(stream)),
+                    Poll::Ready(Err(e)) => {
+                        last_error = Some(e);
+                        drop(attempts.swap_remove(i));
+                        start_now = true;
+                    }
+                    Poll::Pending => i += 1,
+                }
+            }
+            if attempts.is_empty() && queue.len() == 0 {
+                return Poll::Ready(Err(last_error.take().unwrap_or_else(|| {
+                    io::Error::new(io::ErrorKind::NotFound, "no address to connect to")
+                })));
+            }
+            // Go round again after a failure (start the next attempt now) or after
+            // starting one (to register the new timer and attempt with the waker).
+            if !start_now && !started {
+                return Poll::Pending;
+            }
+        }
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+    use std::time::Instant;
+
+    #[test]
+    fn interleave_alternates_families_starting_with_the_first() {
+        let a: Vec<SocketAddr> = [
+            "[::1]:1",
+            "[::2]:1",
+            "[::3]:1",
+            "127.0.0.1:1",
+            "127.0.0.2:1",
+        ]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+        let got: Vec<String> = interleave(a).iter().map(ToString::to_string).collect();
+        assert_eq!(
+            got,
+            [
+                "[::1]:1",
+                "127.0.0.1:1",
+                "[::2]:1",
+                "127.0.0.2:1",
+                "[::3]:1"
+            ]
+        );
+    }
+
+    /// A listener whose accept queue is full: connections to it hang (the kernel drops
+    /// their SYNs) until the queue drains.
+    fn black_hole() -> (TcpListener, Vec<std::net::TcpStream>, SocketAddr) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut fillers = Vec::new();
+        // The queue holds backlog + 1 (std binds with 128); fill it and then some.
+        while fillers.len() < 200 {
+            match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
+                Ok(s) => fillers.push(s),
+                Err(_) => break,
+            }
+        }
+        (listener, fillers, addr)
+    }
+
+    #[test]
+    fn a_hanging_first_address_does_not_delay_past_the_attempt_delay() {
+        let (_hole, _fillers, hanging) = black_hole();
+        let good = TcpListener::bind("127.0.0.1:0").unwrap();
+        let good_addr = good.local_addr().unwrap();
+        let started = Instant::now();
+        let stream = futures_lite::future::block_on(happy_eyeballs(vec![hanging, good_addr]))
+            .expect("the second address connects");
+        let took = started.elapsed();
+        assert_eq!(stream.peer_addr().unwrap(), good_addr);
+        assert!(took >= ATTEMPT_DELAY, "the second attempt waited {took:?}");
+        assert!(took < Duration::from_secs(3), "took {took:?}");
+    }
+
+    #[test]
+    fn a_refused_first_address_starts_the_next_at_once() {
+        let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+        let refused = closed.local_addr().unwrap();
+        drop(closed);
+        let good = TcpListener::bind("127.0.0.1:0").unwrap();
+        let started = Instant::now();
+        let stream = futures_lite::future::block_on(happy_eyeballs(vec![
+            refused,
+            good.local_addr().unwrap(),
+        ]))
+        .unwrap();
+        assert_eq!(stream.peer_addr().unwrap(), good.local_addr().unwrap());
+        assert!(started.elapsed() < ATTEMPT_DELAY, "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn all_refused_reports_the_last_error() {
+        let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+        let refused = closed.local_addr().unwrap();
+        drop(closed);
+        let err =
+            futures_lite::future::block_on(happy_eyeballs(vec![refused, refused])).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+    }
+
+    #[test]
+    fn service_names_and_numbers() {
+        assert_eq!(Port::from("https").number().unwrap(), 443);
+        assert_eq!(Port::from("HTTP").number().unwrap(), 80);
+        assert_eq!(Port::from(" 8443 ").number().unwrap(), 8443);
+        assert_eq!(Port::from(22u16).number().unwrap(), 22);
+        for bad in ["70000", "no-such-service", "", "-1", "12ab"] {
+            let err = Port::from(bad).number().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{bad:?}: {err}");
+        }
+    }
 }
