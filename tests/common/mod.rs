@@ -150,11 +150,7 @@ pub async fn handshake_pair(
     server_name: &str,
 ) -> (Side, Side) {
     let (c, s) = tlsport::duplex(64 * 1024);
-    future::zip(connector.connect_with(server_name, c), async {
-        let result = acceptor.accept(s).await;
-        result
-    })
-    .await
+    future::zip(connector.connect_with(server_name, c), acceptor.accept(s)).await
 }
 
 /// Both handshakes, both expected to succeed.

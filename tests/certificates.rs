@@ -1,0 +1,634 @@
+//! Certificate verification: rejected server certificates and why, the two `danger_*`
+//! switches, and client certificates (mutual TLS).
+
+mod common;
+use common::*;
+
+use std::sync::Arc;
+
+use futures_lite::future;
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use tlsport::rustls::CertificateError;
+use tlsport::{
+    Acceptor, CaBundle, ClientAuth, Connector, DuplexStream, ErrorKind, Policy, TlsStream, Version,
+};
+
+const VERSIONS: [Version; 2] = [Version::Tls12, Version::Tls13];
+
+fn server_for(pem: &Pem, version: Version) -> Acceptor {
+    Acceptor::new(
+        Policy::new()
+            .identity(pem.identity())
+            .protocol_versions(&[version]),
+    )
+    .expect("server policy")
+}
+
+fn client_trusting(ca: &Ca) -> Connector {
+    Connector::new(
+        Policy::new()
+            .ca_bundle(CaBundle::Empty)
+            .add_root_certificate(ca.root.clone()),
+    )
+    .expect("client policy")
+}
+
+fn expired(ca: &Ca) -> Pem {
+    ca.leaf_with(&["localhost"], |p| {
+        p.not_before = rcgen::date_time_ymd(2000, 1, 1);
+        p.not_after = rcgen::date_time_ymd(2001, 1, 1);
+    })
+}
+
+fn not_yet_valid(ca: &Ca) -> Pem {
+    ca.leaf_with(&["localhost"], |p| {
+        p.not_before = rcgen::date_time_ymd(2090, 1, 1);
+        p.not_after = rcgen::date_time_ymd(2091, 1, 1);
+    })
+}
+
+/// A handshake the client must refuse: returns (client error, server error).
+async fn refused(
+    connector: &Connector,
+    acceptor: &Acceptor,
+    name: &str,
+) -> (tlsport::Error, tlsport::Error) {
+    let (c, s) = handshake_pair(connector, acceptor, name).await;
+    let c = c.expect_err("the client must reject the server's certificate");
+    let s = s.expect_err("the server must see the client's refusal");
+    assert_eq!(c.kind(), ErrorKind::Certificate, "client: {c}");
+    // The client tells the server why with an alert; the server reports that alert.
+    assert_eq!(s.kind(), ErrorKind::Tls, "server: {s}");
+    assert!(
+        s.to_string().to_lowercase().contains("alert"),
+        "the server's error should mention the client's alert: {s}"
+    );
+    (c, s)
+}
+
+/// Sends a little data each way over a finished pair.
+async fn exchange(c: &mut TlsStream<DuplexStream>, s: &mut TlsStream<DuplexStream>) {
+    let ((), ()) = future::zip(
+        async {
+            c.write_all(b"ping").await.expect("client write");
+            c.flush().await.expect("client flush");
+            let mut buf = [0u8; 4];
+            c.read_exact(&mut buf).await.expect("client read");
+            assert_eq!(&buf, b"pong");
+        },
+        async {
+            let mut buf = [0u8; 4];
+            s.read_exact(&mut buf).await.expect("server read");
+            assert_eq!(&buf, b"ping");
+            s.write_all(b"pong").await.expect("server write");
+            s.flush().await.expect("server flush");
+        },
+    )
+    .await;
+}
+
+/// The tlsport error inside an `io::Error` from a stream read or write.
+fn tls_error_of(err: std::io::Error) -> tlsport::Error {
+    *err.into_inner()
+        .expect("the io::Error carries a cause")
+        .downcast::<tlsport::Error>()
+        .expect("the cause is a tlsport::Error")
+}
+
+// ---- rejected server certificates ----
+
+#[test]
+fn expired_certificate_is_rejected() {
+    let pki = Pki::new();
+    let leaf = expired(&pki.ca);
+    let not_after = rcgen::date_time_ymd(2001, 1, 1)
+        .unix_timestamp()
+        .to_string();
+    let connector = pki.connector();
+    for version in VERSIONS {
+        let acceptor = server_for(&leaf, version);
+        run(20, async {
+            let (err, _) = refused(&connector, &acceptor, "localhost").await;
+            assert!(
+                matches!(
+                    err.certificate_error(),
+                    Some(CertificateError::Expired | CertificateError::ExpiredContext { .. })
+                ),
+                "{version:?}: {:?}",
+                err.certificate_error()
+            );
+            let message = err.to_string();
+            assert!(message.contains("expired"), "{message}");
+            assert!(
+                message.contains(&not_after),
+                "the message should give the expiry time ({not_after}): {message}"
+            );
+        });
+    }
+}
+
+#[test]
+fn not_yet_valid_certificate_is_rejected() {
+    let pki = Pki::new();
+    let leaf = not_yet_valid(&pki.ca);
+    let not_before = rcgen::date_time_ymd(2090, 1, 1)
+        .unix_timestamp()
+        .to_string();
+    let connector = pki.connector();
+    for version in VERSIONS {
+        let acceptor = server_for(&leaf, version);
+        run(20, async {
+            let (err, _) = refused(&connector, &acceptor, "localhost").await;
+            assert!(
+                matches!(
+                    err.certificate_error(),
+                    Some(
+                        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. }
+                    )
+                ),
+                "{version:?}: {:?}",
+                err.certificate_error()
+            );
+            let message = err.to_string();
+            assert!(message.contains("not valid yet"), "{message}");
+            assert!(
+                message.contains(&not_before),
+                "the message should give the start of validity ({not_before}): {message}"
+            );
+        });
+    }
+}
+
+#[test]
+fn wrong_host_is_rejected_naming_both_names() {
+    let pki = Pki::new();
+    let connector = pki.connector();
+    for version in VERSIONS {
+        let acceptor = server_for(&pki.server, version);
+        run(20, async {
+            let (err, _) = refused(&connector, &acceptor, "wrong.example").await;
+            assert!(
+                matches!(
+                    err.certificate_error(),
+                    Some(
+                        CertificateError::NotValidForName
+                            | CertificateError::NotValidForNameContext { .. }
+                    )
+                ),
+                "{version:?}: {:?}",
+                err.certificate_error()
+            );
+            let message = err.to_string();
+            assert!(
+                message.contains("wrong.example"),
+                "the message should name the expected host: {message}"
+            );
+            assert!(
+                message.contains("localhost"),
+                "the message should name the certificate's names: {message}"
+            );
+        });
+    }
+}
+
+#[test]
+fn unknown_issuer_is_rejected() {
+    let pki = Pki::new();
+    let stranger = Ca::new("untrusted test root");
+    let leaf = stranger.server();
+    let connector = pki.connector();
+    for version in VERSIONS {
+        let acceptor = server_for(&leaf, version);
+        run(20, async {
+            let (err, _) = refused(&connector, &acceptor, "localhost").await;
+            assert!(
+                matches!(
+                    err.certificate_error(),
+                    Some(CertificateError::UnknownIssuer)
+                ),
+                "{version:?}: {:?}",
+                err.certificate_error()
+            );
+            assert!(
+                err.to_string().contains("UnknownIssuer"),
+                "the message should say why: {err}"
+            );
+        });
+    }
+    // Trusting that CA instead makes the same server acceptable.
+    let acceptor = server_for(&leaf, Version::Tls13);
+    run(20, async {
+        let (c, s) = connected_pair(&client_trusting(&stranger), &acceptor).await;
+        assert_eq!(c.info().peer_certificates[0], leaf.cert_der());
+        drop(s);
+    });
+}
+
+#[test]
+fn self_signed_is_rejected() {
+    let pki = Pki::new();
+    let leaf = self_signed();
+    let connector = pki.connector();
+    for version in VERSIONS {
+        let acceptor = server_for(&leaf, version);
+        run(20, async {
+            let (err, _) = refused(&connector, &acceptor, "localhost").await;
+            assert!(
+                matches!(
+                    err.certificate_error(),
+                    Some(CertificateError::UnknownIssuer)
+                ),
+                "{version:?}: {:?}",
+                err.certificate_error()
+            );
+        });
+    }
+}
+
+#[test]
+fn verification_on_with_no_roots_is_a_config_error() {
+    let err = Connector::new(Policy::new().ca_bundle(CaBundle::Empty)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    let err = Connector::new(
+        Policy::new()
+            .ca_bundle(CaBundle::Empty)
+            .danger_accept_invalid_hostnames(true),
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+}
+
+// ---- danger_accept_invalid_certs ----
+
+fn accept_anything() -> Connector {
+    Connector::new(
+        Policy::new()
+            .ca_bundle(CaBundle::Empty)
+            .danger_accept_invalid_certs(true),
+    )
+    .expect("verification off needs no roots")
+}
+
+#[test]
+fn accept_invalid_certs_accepts_bad_certificates() {
+    let pki = Pki::new();
+    let stranger = Ca::new("untrusted test root");
+    let connector = accept_anything();
+    let cases = [
+        ("expired", expired(&pki.ca), "localhost"),
+        ("not yet valid", not_yet_valid(&pki.ca), "localhost"),
+        ("self-signed", self_signed(), "localhost"),
+        ("unknown issuer", stranger.server(), "localhost"),
+        ("wrong host", pki.ca.server(), "wrong.example"),
+        ("wrong IP", pki.ca.server(), "127.0.0.2"),
+    ];
+    for version in VERSIONS {
+        for (what, leaf, name) in &cases {
+            let acceptor = server_for(leaf, version);
+            run(20, async {
+                let (c, s) = handshake_pair(&connector, &acceptor, name).await;
+                let mut c = c.unwrap_or_else(|e| panic!("{what}, {version:?}: client: {e}"));
+                let mut s = s.unwrap_or_else(|e| panic!("{what}, {version:?}: server: {e}"));
+                assert_eq!(c.info().peer_certificates[0], leaf.cert_der(), "{what}");
+                exchange(&mut c, &mut s).await;
+            });
+        }
+    }
+}
+
+#[cfg(feature = "aws-lc-rs")]
+fn provider() -> Arc<tlsport::rustls::crypto::CryptoProvider> {
+    Arc::new(tlsport::rustls::crypto::aws_lc_rs::default_provider())
+}
+
+#[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
+fn provider() -> Arc<tlsport::rustls::crypto::CryptoProvider> {
+    Arc::new(tlsport::rustls::crypto::ring::default_provider())
+}
+
+/// Presents one certified key whatever the client asks.
+#[derive(Debug)]
+struct Fixed(Arc<tlsport::rustls::sign::CertifiedKey>);
+
+impl tlsport::rustls::server::ResolvesServerCert for Fixed {
+    fn resolve(
+        &self,
+        _hello: tlsport::rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<tlsport::rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+}
+
+/// A hand-built server presenting `cert`'s certificate but signing with `key`'s key
+/// (tlsport's `Identity` refuses such a pair, rustls's `CertifiedKey::new` does not).
+fn server_signing_with(cert: &Pem, key: &Pem, version: Version) -> Acceptor {
+    use tlsport::rustls;
+    let provider = provider();
+    let signing_key = provider
+        .key_provider
+        .load_private_key(key.key_der())
+        .expect("signing key");
+    let certified = rustls::sign::CertifiedKey::new(vec![cert.cert_der()], signing_key);
+    let versions: &[&'static rustls::SupportedProtocolVersion] = match version {
+        Version::Tls12 => &[&rustls::version::TLS12],
+        _ => &[&rustls::version::TLS13],
+    };
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .expect("versions")
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(Fixed(Arc::new(certified))));
+    Acceptor::from(Arc::new(config))
+}
+
+#[test]
+fn accept_invalid_certs_still_checks_the_handshake_signature() {
+    let pki = Pki::new();
+    let impostor = self_signed(); // same key type (ECDSA P-256), another key
+    let connector = accept_anything();
+    for version in VERSIONS {
+        // Control: the hand-built server with the right key is accepted.
+        let honest = server_signing_with(&pki.server, &pki.server, version);
+        run(20, async {
+            let (c, s) = handshake_pair(&connector, &honest, "localhost").await;
+            let (mut c, mut s) = (c.expect("honest client"), s.expect("honest server"));
+            exchange(&mut c, &mut s).await;
+        });
+        // The server presents the real certificate without holding its key.
+        let forger = server_signing_with(&pki.server, &impostor, version);
+        run(20, async {
+            let (c, _s) = handshake_pair(&connector, &forger, "localhost").await;
+            let err = c.expect_err("a signature made with another key must be refused");
+            assert_eq!(err.kind(), ErrorKind::Certificate, "{version:?}: {err}");
+            assert!(
+                matches!(
+                    err.certificate_error(),
+                    Some(CertificateError::BadSignature)
+                ),
+                "{version:?}: {:?}",
+                err.certificate_error()
+            );
+        });
+    }
+}
+
+// ---- danger_accept_invalid_hostnames ----
+
+#[test]
+fn accept_invalid_hostnames_forgives_only_the_name() {
+    let pki = Pki::new();
+    let stranger = Ca::new("untrusted test root");
+    let connector = Connector::new(pki.client_policy().danger_accept_invalid_hostnames(true))
+        .expect("client policy");
+    for version in VERSIONS {
+        let acceptor = server_for(&pki.server, version);
+        run(20, async {
+            for name in ["wrong.example", "127.0.0.2", "localhost"] {
+                let (c, s) = handshake_pair(&connector, &acceptor, name).await;
+                let mut c = c.unwrap_or_else(|e| panic!("{version:?} {name}: {e}"));
+                let mut s = s.expect("server");
+                exchange(&mut c, &mut s).await;
+            }
+        });
+
+        let acceptor = server_for(&expired(&pki.ca), version);
+        run(20, async {
+            for name in ["localhost", "wrong.example"] {
+                let (err, _) = refused(&connector, &acceptor, name).await;
+                assert!(
+                    matches!(
+                        err.certificate_error(),
+                        Some(CertificateError::Expired | CertificateError::ExpiredContext { .. })
+                    ),
+                    "{version:?} {name}: {:?}",
+                    err.certificate_error()
+                );
+            }
+        });
+
+        let acceptor = server_for(&stranger.server(), version);
+        run(20, async {
+            for name in ["localhost", "wrong.example"] {
+                let (err, _) = refused(&connector, &acceptor, name).await;
+                assert!(
+                    matches!(
+                        err.certificate_error(),
+                        Some(CertificateError::UnknownIssuer)
+                    ),
+                    "{version:?} {name}: {:?}",
+                    err.certificate_error()
+                );
+            }
+        });
+
+        let acceptor = server_for(&self_signed(), version);
+        run(20, async {
+            let (err, _) = refused(&connector, &acceptor, "wrong.example").await;
+            assert!(
+                matches!(
+                    err.certificate_error(),
+                    Some(CertificateError::UnknownIssuer)
+                ),
+                "{version:?}: {:?}",
+                err.certificate_error()
+            );
+        });
+    }
+}
+
+// ---- client certificates (mutual TLS) ----
+
+fn mtls_acceptor(pki: &Pki, mode: ClientAuth, version: Version) -> Acceptor {
+    Acceptor::new(
+        pki.server_policy()
+            .client_auth(mode)
+            .add_root_certificate(pki.client_ca.root.clone())
+            .protocol_versions(&[version]),
+    )
+    .expect("mTLS server policy")
+}
+
+fn client_with(pki: &Pki, identity: Option<&Pem>) -> Connector {
+    let policy = pki.client_policy();
+    let policy = match identity {
+        Some(pem) => policy.identity(pem.identity()),
+        None => policy,
+    };
+    Connector::new(policy).expect("client policy")
+}
+
+/// The client's side of a handshake the server refused: an error from the handshake
+/// (TLS 1.2), or from the first read (TLS 1.3, where the client finishes first).
+async fn client_sees_refusal(client: tlsport::Result<TlsStream<DuplexStream>>, what: &str) {
+    match client {
+        Err(err) => assert_eq!(err.kind(), ErrorKind::Tls, "{what}: {err}"),
+        Ok(mut stream) => {
+            let mut buf = [0u8; 16];
+            let err = stream
+                .read(&mut buf)
+                .await
+                .expect_err("the server's refusal must reach the client's reads");
+            let err = tls_error_of(err);
+            assert_eq!(err.kind(), ErrorKind::Tls, "{what}: {err}");
+            assert!(err.to_string().contains("alert"), "{what}: {err}");
+        }
+    }
+}
+
+#[test]
+fn mtls_required_with_a_good_client_certificate() {
+    let pki = Pki::new();
+    let connector = client_with(&pki, Some(&pki.client));
+    for version in VERSIONS {
+        let acceptor = mtls_acceptor(&pki, ClientAuth::Required, version);
+        run(20, async {
+            let (mut c, mut s) = connected_pair(&connector, &acceptor).await;
+            let peers = s.info().peer_certificates;
+            assert_eq!(
+                peers.first(),
+                Some(&pki.client.cert_der()),
+                "{version:?}: the server must see the client's leaf"
+            );
+            assert_eq!(c.info().peer_certificates[0], pki.server.cert_der());
+            exchange(&mut c, &mut s).await;
+        });
+    }
+}
+
+#[test]
+fn mtls_required_without_a_client_certificate() {
+    let pki = Pki::new();
+    let connector = client_with(&pki, None);
+    for version in VERSIONS {
+        let acceptor = mtls_acceptor(&pki, ClientAuth::Required, version);
+        run(20, async {
+            let (c, s) = handshake_pair(&connector, &acceptor, "localhost").await;
+            let s = s.expect_err("the server must refuse a client without a certificate");
+            assert_eq!(s.kind(), ErrorKind::Certificate, "{version:?} server: {s}");
+            if version == Version::Tls12 {
+                // In TLS 1.2 the server's refusal comes before the client is done.
+                let c = c.expect_err("TLS 1.2 client handshake must fail");
+                assert_eq!(c.kind(), ErrorKind::Tls, "client: {c}");
+            } else {
+                client_sees_refusal(c, "TLS 1.3 client").await;
+            }
+        });
+    }
+}
+
+#[test]
+fn mtls_required_refuses_an_untrusted_client_certificate() {
+    let pki = Pki::new();
+    let stranger = Ca::new("untrusted client root");
+    let intruder = stranger.leaf_with(&["client.test"], |_| {});
+    let connector = client_with(&pki, Some(&intruder));
+    for version in VERSIONS {
+        let acceptor = mtls_acceptor(&pki, ClientAuth::Required, version);
+        run(20, async {
+            let (c, s) = handshake_pair(&connector, &acceptor, "localhost").await;
+            let s = s.expect_err("the server must refuse an untrusted client certificate");
+            assert_eq!(s.kind(), ErrorKind::Certificate, "{version:?} server: {s}");
+            assert!(
+                matches!(s.certificate_error(), Some(CertificateError::UnknownIssuer)),
+                "{version:?}: {:?}",
+                s.certificate_error()
+            );
+            client_sees_refusal(c, "client with an untrusted certificate").await;
+        });
+    }
+}
+
+#[test]
+fn mtls_required_refuses_an_expired_client_certificate() {
+    let pki = Pki::new();
+    let stale = pki.client_ca.leaf_with(&["client.test"], |p| {
+        p.not_before = rcgen::date_time_ymd(2000, 1, 1);
+        p.not_after = rcgen::date_time_ymd(2001, 1, 1);
+    });
+    let connector = client_with(&pki, Some(&stale));
+    let acceptor = mtls_acceptor(&pki, ClientAuth::Required, Version::Tls13);
+    run(20, async {
+        let (c, s) = handshake_pair(&connector, &acceptor, "localhost").await;
+        let s = s.expect_err("the server must refuse an expired client certificate");
+        assert_eq!(s.kind(), ErrorKind::Certificate, "server: {s}");
+        assert!(
+            matches!(
+                s.certificate_error(),
+                Some(CertificateError::Expired | CertificateError::ExpiredContext { .. })
+            ),
+            "{:?}",
+            s.certificate_error()
+        );
+        client_sees_refusal(c, "client with an expired certificate").await;
+    });
+}
+
+#[test]
+fn mtls_optional() {
+    let pki = Pki::new();
+    let anonymous = client_with(&pki, None);
+    let known = client_with(&pki, Some(&pki.client));
+    let stranger = Ca::new("untrusted client root");
+    let intruder = client_with(&pki, Some(&stranger.leaf_with(&["client.test"], |_| {})));
+    for version in VERSIONS {
+        let acceptor = mtls_acceptor(&pki, ClientAuth::Optional, version);
+        run(20, async {
+            let (mut c, mut s) = connected_pair(&anonymous, &acceptor).await;
+            assert!(
+                s.info().peer_certificates.is_empty(),
+                "{version:?}: no client certificate was sent"
+            );
+            exchange(&mut c, &mut s).await;
+
+            let (mut c, mut s) = connected_pair(&known, &acceptor).await;
+            assert_eq!(
+                s.info().peer_certificates.first(),
+                Some(&pki.client.cert_der()),
+                "{version:?}"
+            );
+            exchange(&mut c, &mut s).await;
+
+            // Optional, but one that is offered is still verified.
+            let (c, s) = handshake_pair(&intruder, &acceptor, "localhost").await;
+            let s = s.expect_err("an offered untrusted certificate must be refused");
+            assert_eq!(s.kind(), ErrorKind::Certificate, "{version:?} server: {s}");
+            client_sees_refusal(c, "untrusted client under Optional").await;
+        });
+    }
+}
+
+#[test]
+fn no_client_auth_ignores_client_certificates() {
+    let pki = Pki::new();
+    let connector = client_with(&pki, Some(&pki.client));
+    run(20, async {
+        let (mut c, mut s) = connected_pair(&connector, &pki.acceptor()).await;
+        assert!(s.info().peer_certificates.is_empty());
+        exchange(&mut c, &mut s).await;
+    });
+}
+
+#[test]
+fn client_auth_without_roots_is_a_config_error() {
+    let pki = Pki::new();
+    for mode in [ClientAuth::Required, ClientAuth::Optional] {
+        let err = Acceptor::new(
+            Policy::new()
+                .ca_bundle(CaBundle::Empty)
+                .identity(pki.server.identity())
+                .client_auth(mode),
+        )
+        .expect_err("client_auth with nothing to verify against");
+        assert_eq!(err.kind(), ErrorKind::Config, "{mode:?}: {err}");
+    }
+    // No client auth needs no roots.
+    Acceptor::new(
+        Policy::new()
+            .ca_bundle(CaBundle::Empty)
+            .identity(pki.server.identity()),
+    )
+    .expect("a server without client auth needs no roots");
+    // A server needs an identity.
+    let err = Acceptor::new(Policy::new()).expect_err("no identity");
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+}
