@@ -1,0 +1,2 @@
+//! Placeholder: the comparison benches land here.
+fn main() {}
