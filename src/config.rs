@@ -153,6 +153,7 @@ fn system_verifier(_: &Policy, _: &Arc<CryptoProvider>) -> Result<Arc<dyn Server
 
 /// The server configuration of `policy`.
 pub(crate) fn server_config(policy: &Policy) -> Result<ServerConfig> {
+    policy.check_loaded_pieces()?;
     let Some(identity) = &policy.identity else {
         return Err(Error::new(
             ErrorKind::Config,

@@ -171,7 +171,8 @@ impl Identity {
             Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {
                 Ok(certified)
             }
-            Err(e) => Err(KeyError::Mismatch(e)),
+            Err(e @ rustls::Error::InconsistentKeys(_)) => Err(KeyError::Mismatch(e)),
+            Err(e) => Err(KeyError::BadCertificate(e)),
         }
     }
 }
@@ -181,6 +182,7 @@ impl Identity {
 pub(crate) enum KeyError {
     Unusable(rustls::Error),
     Mismatch(rustls::Error),
+    BadCertificate(rustls::Error),
 }
 
 impl KeyError {
@@ -190,6 +192,7 @@ impl KeyError {
             KeyError::Mismatch(_) => {
                 "the private key does not match the leaf certificate".to_owned()
             }
+            KeyError::BadCertificate(e) => format!("the leaf certificate cannot be parsed: {e}"),
         }
     }
 }
@@ -197,7 +200,7 @@ impl KeyError {
 impl fmt::Display for KeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            KeyError::Unusable(e) | KeyError::Mismatch(e) => e.fmt(f),
+            KeyError::Unusable(e) | KeyError::Mismatch(e) | KeyError::BadCertificate(e) => e.fmt(f),
         }
     }
 }

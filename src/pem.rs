@@ -64,7 +64,7 @@ pub(crate) fn certificates_lenient(bytes: &[u8]) -> (Vec<CertificateDer<'static>
     for item in CertificateDer::pem_slice_iter(bytes) {
         match item {
             Ok(cert) => certs.push(cert),
-            Err(e) => problems.push(format!("malformed PEM: {e}")),
+            Err(e) => problems.push(describe(&e)),
         }
     }
     if certs.is_empty() && problems.is_empty() {
@@ -105,7 +105,22 @@ fn load(origin: &str, what: &str) -> Error {
 fn pem_error(origin: &str, err: pem::Error) -> Error {
     Error::with_source(
         ErrorKind::Load,
-        format!("{origin}: malformed PEM: {err}"),
+        format!("{origin}: {}", describe(&err)),
         err,
     )
+}
+
+/// A readable description of a PEM error (pki-types prints markers as byte lists).
+fn describe(err: &pem::Error) -> String {
+    match err {
+        pem::Error::MissingSectionEnd { end_marker } => format!(
+            "malformed PEM: the \"-----END {}-----\" line is missing",
+            String::from_utf8_lossy(end_marker).trim()
+        ),
+        pem::Error::IllegalSectionStart { line } => format!(
+            "malformed PEM: bad BEGIN line \"{}\"",
+            String::from_utf8_lossy(line).trim()
+        ),
+        other => format!("malformed PEM: {other}"),
+    }
 }
