@@ -211,3 +211,12 @@ impl From<Error> for io::Error {
         io::Error::new(kind, err)
     }
 }
+
+impl From<io::Error> for Error {
+    /// An [`ErrorKind::Io`] error (or [`ErrorKind::TimedOut`]), or the `tlsport::Error`
+    /// the `io::Error` carries (from a [`TlsStream`](crate::TlsStream) read or write), so
+    /// that `?` works on stream I/O inside functions returning [`Result`].
+    fn from(err: io::Error) -> Error {
+        Error::from_io(err, "i/o error")
+    }
+}

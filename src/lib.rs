@@ -118,6 +118,7 @@ mod listener;
 mod net;
 mod pem;
 mod policy;
+mod readahead;
 mod session;
 mod split;
 mod stream;

@@ -21,6 +21,7 @@ use rustls::{Connection, HandshakeKind, ProtocolVersion};
 use crate::error::Error;
 use crate::io::{SyncIo, to_poll};
 use crate::policy::{EofPolicy, Version};
+use crate::readahead::ReadAhead;
 use crate::session::SessionInfo;
 
 /// A TLS connection over a transport `S`, on the client or the server side.
@@ -66,6 +67,10 @@ pub struct TlsStream<S> {
     write_closed: bool,
     /// The transport's `poll_close` finished.
     io_closed: bool,
+    /// Transport bytes read ahead of rustls, after the handshake.
+    readahead: ReadAhead,
+    /// A TLS error met after some plaintext was already returned, for the next read.
+    read_error: Option<io::Error>,
 }
 
 impl<S> TlsStream<S> {
@@ -80,6 +85,8 @@ impl<S> TlsStream<S> {
             peer_closed: false,
             write_closed: false,
             io_closed: false,
+            readahead: ReadAhead::default(),
+            read_error: None,
         }
     }
 
@@ -166,12 +173,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
         if n == 0 {
             self.read_eof = true;
         }
-        if let Err(err) = self.conn.process_new_packets() {
-            // Tell the peer why (rustls queued an alert), without waiting for it.
-            let _ = self.poll_write_tls(cx);
-            let _ = self.poll_flush_io(cx);
-            return Poll::Ready(Err(Error::from_rustls(err).into()));
-        }
+        self.process(cx)?;
         Poll::Ready(Ok(n > 0))
     }
 
@@ -242,7 +244,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
         }
     }
 
-    /// `AsyncRead::poll_read`, on `&mut self`.
+    /// Hands rustls the bytes read ahead and processes them.
+    fn feed_readahead(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        let mut data = self.readahead.data();
+        let n = self.conn.read_tls(&mut data)?;
+        self.readahead.consume(n);
+        self.process(cx)
+    }
+
+    /// Processes what rustls has read; on failure sends rustls's alert without waiting.
+    fn process(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        if let Err(err) = self.conn.process_new_packets() {
+            let _ = self.poll_write_tls(cx);
+            let _ = self.poll_flush_io(cx);
+            return Err(Error::from_rustls(err).into());
+        }
+        Ok(())
+    }
+
+    /// `AsyncRead::poll_read`, on `&mut self`: fills as much of `buf` as the bytes
+    /// already received allow, and waits on the transport only when it has nothing.
     pub(crate) fn poll_read_plain(
         &mut self,
         cx: &mut Context<'_>,
@@ -251,13 +272,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
+        if let Some(e) = self.read_error.take() {
+            return Poll::Ready(Err(e));
+        }
+        let mut filled = 0;
         loop {
-            match self.conn.reader().read(buf) {
+            match self.conn.reader().read(&mut buf[filled..]) {
+                Ok(0) => {
+                    self.peer_closed = true;
+                    return Poll::Ready(Ok(filled));
+                }
                 Ok(n) => {
-                    self.peer_closed |= n == 0;
-                    return Poll::Ready(Ok(n));
+                    filled += n;
+                    if filled == buf.len() {
+                        return Poll::Ready(Ok(filled));
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock && !self.read_eof => {}
+                Err(_) if filled > 0 => return Poll::Ready(Ok(filled)),
                 Err(e)
                     if matches!(
                         e.kind(),
@@ -271,7 +303,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
                 }
                 Err(e) => return Poll::Ready(Err(e)),
             }
-            ready!(self.poll_read_tls(cx))?;
+            if !self.readahead.is_empty() {
+                if let Err(e) = self.feed_readahead(cx) {
+                    if filled == 0 {
+                        return Poll::Ready(Err(e));
+                    }
+                    self.read_error = Some(e);
+                    return Poll::Ready(Ok(filled));
+                }
+                continue;
+            }
+            if filled > 0 {
+                return Poll::Ready(Ok(filled));
+            }
+            if ready!(self.readahead.poll_fill(&mut self.io, cx))? == 0 {
+                // Tell rustls about the EOF, so it can tell truncation from close_notify.
+                self.read_eof = true;
+                self.conn.read_tls(&mut io::empty())?;
+                self.process(cx)?;
+            }
         }
     }
 
