@@ -13,8 +13,6 @@ use tlsport::{
     Acceptor, CaBundle, ClientAuth, Connector, DuplexStream, ErrorKind, Policy, TlsStream, Version,
 };
 
-const VERSIONS: [Version; 2] = [Version::Tls12, Version::Tls13];
-
 fn server_for(pem: &Pem, version: Version) -> Acceptor {
     Acceptor::new(
         Policy::new()
@@ -105,7 +103,7 @@ fn expired_certificate_is_rejected() {
         .unix_timestamp()
         .to_string();
     let connector = pki.connector();
-    for version in VERSIONS {
+    for version in versions() {
         let acceptor = server_for(&leaf, version);
         run(20, async {
             let (err, _) = refused(&connector, &acceptor, "localhost").await;
@@ -135,7 +133,7 @@ fn not_yet_valid_certificate_is_rejected() {
         .unix_timestamp()
         .to_string();
     let connector = pki.connector();
-    for version in VERSIONS {
+    for version in versions() {
         let acceptor = server_for(&leaf, version);
         run(20, async {
             let (err, _) = refused(&connector, &acceptor, "localhost").await;
@@ -163,7 +161,7 @@ fn not_yet_valid_certificate_is_rejected() {
 fn wrong_host_is_rejected_naming_both_names() {
     let pki = Pki::new();
     let connector = pki.connector();
-    for version in VERSIONS {
+    for version in versions() {
         let acceptor = server_for(&pki.server, version);
         run(20, async {
             let (err, _) = refused(&connector, &acceptor, "wrong.example").await;
@@ -197,7 +195,7 @@ fn unknown_issuer_is_rejected() {
     let stranger = Ca::new("untrusted test root");
     let leaf = stranger.server();
     let connector = pki.connector();
-    for version in VERSIONS {
+    for version in versions() {
         let acceptor = server_for(&leaf, version);
         run(20, async {
             let (err, _) = refused(&connector, &acceptor, "localhost").await;
@@ -229,7 +227,7 @@ fn self_signed_is_rejected() {
     let pki = Pki::new();
     let leaf = self_signed();
     let connector = pki.connector();
-    for version in VERSIONS {
+    for version in versions() {
         let acceptor = server_for(&leaf, version);
         run(20, async {
             let (err, _) = refused(&connector, &acceptor, "localhost").await;
@@ -282,7 +280,7 @@ fn accept_invalid_certs_accepts_bad_certificates() {
         ("wrong host", pki.ca.server(), "wrong.example"),
         ("wrong IP", pki.ca.server(), "127.0.0.2"),
     ];
-    for version in VERSIONS {
+    for version in versions() {
         for (what, leaf, name) in &cases {
             let acceptor = server_for(leaf, version);
             run(20, async {
@@ -330,6 +328,7 @@ fn server_signing_with(cert: &Pem, key: &Pem, version: Version) -> Acceptor {
         .expect("signing key");
     let certified = rustls::sign::CertifiedKey::new(vec![cert.cert_der()], signing_key);
     let versions: &[&'static rustls::SupportedProtocolVersion] = match version {
+        #[cfg(feature = "tls12")]
         Version::Tls12 => &[&rustls::version::TLS12],
         _ => &[&rustls::version::TLS13],
     };
@@ -346,7 +345,7 @@ fn accept_invalid_certs_still_checks_the_handshake_signature() {
     let pki = Pki::new();
     let impostor = self_signed(); // same key type (ECDSA P-256), another key
     let connector = accept_anything();
-    for version in VERSIONS {
+    for version in versions() {
         // Control: the hand-built server with the right key is accepted.
         let honest = server_signing_with(&pki.server, &pki.server, version);
         run(20, async {
@@ -380,7 +379,7 @@ fn accept_invalid_hostnames_forgives_only_the_name() {
     let stranger = Ca::new("untrusted test root");
     let connector = Connector::new(pki.client_policy().danger_accept_invalid_hostnames(true))
         .expect("client policy");
-    for version in VERSIONS {
+    for version in versions() {
         let acceptor = server_for(&pki.server, version);
         run(20, async {
             for name in ["wrong.example", "127.0.0.2", "localhost"] {
@@ -479,7 +478,7 @@ async fn client_sees_refusal(client: tlsport::Result<TlsStream<DuplexStream>>, w
 fn mtls_required_with_a_good_client_certificate() {
     let pki = Pki::new();
     let connector = client_with(&pki, Some(&pki.client));
-    for version in VERSIONS {
+    for version in versions() {
         let acceptor = mtls_acceptor(&pki, ClientAuth::Required, version);
         run(20, async {
             let (mut c, mut s) = connected_pair(&connector, &acceptor).await;
@@ -499,7 +498,7 @@ fn mtls_required_with_a_good_client_certificate() {
 fn mtls_required_without_a_client_certificate() {
     let pki = Pki::new();
     let connector = client_with(&pki, None);
-    for version in VERSIONS {
+    for version in versions() {
         let acceptor = mtls_acceptor(&pki, ClientAuth::Required, version);
         run(20, async {
             let (c, s) = handshake_pair(&connector, &acceptor, "localhost").await;
@@ -522,7 +521,7 @@ fn mtls_required_refuses_an_untrusted_client_certificate() {
     let stranger = Ca::new("untrusted client root");
     let intruder = stranger.leaf_with(&["client.test"], |_| {});
     let connector = client_with(&pki, Some(&intruder));
-    for version in VERSIONS {
+    for version in versions() {
         let acceptor = mtls_acceptor(&pki, ClientAuth::Required, version);
         run(20, async {
             let (c, s) = handshake_pair(&connector, &acceptor, "localhost").await;
@@ -570,7 +569,7 @@ fn mtls_optional() {
     let known = client_with(&pki, Some(&pki.client));
     let stranger = Ca::new("untrusted client root");
     let intruder = client_with(&pki, Some(&stranger.leaf_with(&["client.test"], |_| {})));
-    for version in VERSIONS {
+    for version in versions() {
         let acceptor = mtls_acceptor(&pki, ClientAuth::Optional, version);
         run(20, async {
             let (mut c, mut s) = connected_pair(&anonymous, &acceptor).await;

@@ -102,7 +102,7 @@ fn echo_one_mib_each_way_then_close_notify() {
 #[test]
 fn single_version_policies_negotiate_that_version() {
     let pki = Pki::new();
-    for version in [Version::Tls12, Version::Tls13] {
+    for version in versions() {
         // Only one side restricted: the other allows both, so the restriction decides.
         for (client_only, server_only) in [(true, false), (false, true), (true, true)] {
             let connector = connector_with(&pki, |p| {
@@ -139,6 +139,7 @@ fn single_version_policies_negotiate_that_version() {
     });
 }
 
+#[cfg(feature = "tls12")]
 #[test]
 fn no_common_version_fails_on_both_sides() {
     let pki = Pki::new();
@@ -394,6 +395,7 @@ fn session_resumption_tls13() {
     );
 }
 
+#[cfg(feature = "tls12")]
 #[test]
 fn session_resumption_tls12() {
     assert!(
@@ -404,7 +406,7 @@ fn session_resumption_tls12() {
 
 #[test]
 fn session_cache_zero_on_the_client_disables_resumption() {
-    for version in [Version::Tls12, Version::Tls13] {
+    for version in versions() {
         assert!(
             !resumption_case(version, 0, 256),
             "TLS {}: resumed with session_cache(0) on the client",
@@ -415,7 +417,7 @@ fn session_cache_zero_on_the_client_disables_resumption() {
 
 #[test]
 fn session_cache_zero_on_the_server_disables_resumption() {
-    for version in [Version::Tls12, Version::Tls13] {
+    for version in versions() {
         assert!(
             !resumption_case(version, 256, 0),
             "TLS {}: resumed with session_cache(0) on the server",
@@ -454,7 +456,7 @@ fn resumed_session_carries_data() {
 #[test]
 fn session_info_fields() {
     let pki = Pki::new();
-    for version in [Version::Tls12, Version::Tls13] {
+    for version in versions() {
         let connector = connector_with(&pki, |p| p.protocol_versions(&[version]));
         let acceptor = pki.acceptor();
         run(20, async {
@@ -528,7 +530,7 @@ fn ring_and_aws_lc_rs_interoperate() {
         (Backend::AwsLcRs, Backend::Ring),
         (Backend::Ring, Backend::Ring),
     ] {
-        for version in [Version::Tls12, Version::Tls13] {
+        for version in versions() {
             let connector = connector_with(&pki, |p| {
                 p.backend(client_backend).protocol_versions(&[version])
             });

@@ -270,3 +270,12 @@ pub fn openssl_client_policy() -> Policy {
         .add_roots_pem_file(pki_file("root-ca.pem"))
         .unwrap()
 }
+
+/// The protocol versions this build speaks (TLS 1.2 needs the `tls12` feature).
+pub fn versions() -> Vec<tlsport::Version> {
+    let mut all = vec![tlsport::Version::Tls13];
+    if cfg!(feature = "tls12") {
+        all.insert(0, tlsport::Version::Tls12);
+    }
+    all
+}
