@@ -154,21 +154,29 @@ impl Listener {
         cx: &mut Context<'_>,
     ) -> Poll<Result<(TlsStream<TcpStream>, SocketAddr)>> {
         let mut state = self.state();
-        self.poll_new_connections(&mut state, cx)?;
-        let mut i = 0;
-        while i < state.handshakes.len() {
-            match state.handshakes[i].as_mut().poll(cx) {
-                Poll::Pending => i += 1,
-                Poll::Ready((peer, result)) => {
-                    drop(state.handshakes.swap_remove(i));
-                    match result {
-                        Ok(stream) => return Poll::Ready(Ok((stream, peer))),
-                        Err(err) => log::info!("tls handshake with {peer} failed: {err}"),
+        loop {
+            self.poll_new_connections(&mut state, cx)?;
+            let was_full = state.handshakes.len() >= state.max_handshakes;
+            let mut finished = false;
+            let mut i = 0;
+            while i < state.handshakes.len() {
+                match state.handshakes[i].as_mut().poll(cx) {
+                    Poll::Pending => i += 1,
+                    Poll::Ready((peer, result)) => {
+                        drop(state.handshakes.swap_remove(i));
+                        finished = true;
+                        match result {
+                            Ok(stream) => return Poll::Ready(Ok((stream, peer))),
+                            Err(err) => log::info!("tls handshake with {peer} failed: {err}"),
+                        }
                     }
                 }
             }
+            // Failed handshakes freed slots that new connections may be waiting for.
+            if !(was_full && finished) {
+                return Poll::Pending;
+            }
         }
-        Poll::Pending
     }
 
     /// Accepts TCP connections while there is room, starting a handshake for each.
