@@ -53,19 +53,27 @@ impl Identity {
         )
     }
 
-    /// An identity whose private key is an `ENCRYPTED PRIVATE KEY` PEM.
+    /// An identity whose private key is password-protected: an `ENCRYPTED PRIVATE KEY`
+    /// (PKCS#8 PBES2 with PBKDF2 or scrypt and AES or 3DES, as `openssl pkcs8 -topk8` and
+    /// `openssl genpkey -aes256` write it), PEM or DER. Feature `encrypted-keys`.
+    ///
+    /// Key-derivation costs are checked against fixed limits before any work, so a hostile
+    /// file cannot make loading take minutes.
     ///
     /// # Errors
     ///
-    /// This build cannot decrypt keys yet: always [`ErrorKind::Unsupported`]. Decrypt the
-    /// key with `openssl pkcs8 -in key.pem -out plain.pem` meanwhile.
+    /// [`ErrorKind::Load`] for a wrong or missing password (the message says so), an
+    /// unsupported scheme (PBES1, OpenSSL's legacy `DEK-Info` PEM), excessive
+    /// key-derivation parameters, or a key that does not match the leaf;
+    /// [`ErrorKind::Unsupported`] without the `encrypted-keys` feature.
     pub fn from_pem_encrypted(
         cert_chain_pem: &[u8],
         key_pem: &[u8],
         password: &str,
     ) -> Result<Identity> {
-        let _ = (cert_chain_pem, key_pem, password);
-        Err(not_yet("encrypted private keys"))
+        let chain = pem::certificates(cert_chain_pem, "certificate PEM")?;
+        let key = decrypt_key(key_pem, password, "encrypted private key")?;
+        Identity::checked(chain, key, "certificate PEM and encrypted private key")
     }
 
     /// An identity from a PEM (or DER) certificate chain file and a private key file.
@@ -86,24 +94,45 @@ impl Identity {
         )
     }
 
-    /// An identity from a password-protected PKCS#12 (`.p12`, `.pfx`) archive.
+    /// An identity from a password-protected PKCS#12 (`.p12`, `.pfx`) archive: OpenSSL
+    /// 3's default (AES-256/PBKDF2, SHA-256 MAC) and `-legacy` (RC2/3DES, SHA-1 MAC)
+    /// files. The chain is ordered leaf first. Feature `pkcs12`.
     ///
     /// # Errors
     ///
-    /// This build cannot read PKCS#12 yet: always [`ErrorKind::Unsupported`].
+    /// [`ErrorKind::Load`] for a wrong password (the message says so), an archive without
+    /// a key, malformed input, excessive key-derivation parameters, or a key that does not
+    /// match the leaf; [`ErrorKind::Unsupported`] without the `pkcs12` feature.
     pub fn from_pkcs12(der: &[u8], password: &str) -> Result<Identity> {
-        let _ = (der, password);
-        Err(not_yet("PKCS#12 archives"))
+        Identity::pkcs12(der, password, "PKCS#12 archive")
     }
 
-    /// An identity from a PKCS#12 file.
+    /// An identity from a PKCS#12 file, read here, once.
     ///
     /// # Errors
     ///
-    /// This build cannot read PKCS#12 yet: always [`ErrorKind::Unsupported`].
+    /// As [`Identity::from_pkcs12`], naming the path; [`ErrorKind::Load`] when the file
+    /// cannot be read.
     pub fn from_pkcs12_file(path: impl AsRef<Path>, password: &str) -> Result<Identity> {
-        let _ = (path.as_ref(), password);
-        Err(not_yet("PKCS#12 archives"))
+        let path = path.as_ref();
+        Identity::pkcs12(
+            &pem::read_file(path)?,
+            password,
+            &path.display().to_string(),
+        )
+    }
+
+    fn pkcs12(der: &[u8], password: &str, origin: &str) -> Result<Identity> {
+        #[cfg(feature = "pkcs12")]
+        {
+            let (chain, key) = crate::pkcs12::parse_pkcs12(der, password, origin)?;
+            Identity::checked(chain, key, origin)
+        }
+        #[cfg(not(feature = "pkcs12"))]
+        {
+            let _ = (der, password, origin);
+            Err(needs_feature("PKCS#12 archives", "pkcs12"))
+        }
     }
 
     /// An identity from DER certificates (leaf first) and a DER private key.
@@ -207,10 +236,28 @@ impl fmt::Display for KeyError {
 
 impl std::error::Error for KeyError {}
 
-fn not_yet(what: &str) -> Error {
+/// A password-protected private key, PEM or DER.
+pub(crate) fn decrypt_key(
+    bytes: &[u8],
+    password: &str,
+    origin: &str,
+) -> Result<PrivateKeyDer<'static>> {
+    #[cfg(feature = "encrypted-keys")]
+    {
+        crate::encrypted_key::decrypt_pkcs8(bytes, password, origin)
+    }
+    #[cfg(not(feature = "encrypted-keys"))]
+    {
+        let _ = (bytes, password, origin);
+        Err(needs_feature("encrypted private keys", "encrypted-keys"))
+    }
+}
+
+#[allow(dead_code)] // used when a feature is off
+fn needs_feature(what: &str, feature: &str) -> Error {
     Error::new(
         ErrorKind::Unsupported,
-        format!("{what} are not supported by this version of tlsport yet"),
+        format!("{what} need the \"{feature}\" feature of tlsport"),
     )
 }
 

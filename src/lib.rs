@@ -69,6 +69,10 @@
 //! - `tls12` (default): TLS 1.2 besides 1.3.
 //! - `logging` (default): rustls's own `log` records.
 //! - `webpki-roots`: [`CaBundle::Bundled`], Mozilla's roots compiled in.
+//! - `encrypted-keys` (default): [`Identity::from_pem_encrypted`], password-protected
+//!   PKCS#8 keys (PBES2: PBKDF2 or scrypt, AES or 3DES), as OpenSSL 3 writes them.
+//! - `pkcs12` (default): [`Identity::from_pkcs12`], modern (AES/PBKDF2) and legacy
+//!   (RC2/3DES) PKCS#12 archives.
 //!
 //! # Caveats
 //!
@@ -110,6 +114,8 @@ mod backend;
 mod config;
 mod connector;
 mod duplex;
+#[cfg(feature = "encrypted-keys")]
+mod encrypted_key;
 mod error;
 mod handshake;
 mod identity;
@@ -117,6 +123,8 @@ mod io;
 mod listener;
 mod net;
 mod pem;
+#[cfg(feature = "pkcs12")]
+mod pkcs12;
 mod policy;
 mod readahead;
 mod session;

@@ -9,7 +9,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::backend::{Backend, default_backend};
 use crate::error::{Error, ErrorKind, Result};
-use crate::identity::{Identity, ObjectKind};
+use crate::identity::{Identity, ObjectKind, decrypt_key};
 use crate::pem;
 use crate::trust::{self, CaBundle};
 
@@ -180,16 +180,31 @@ impl Policy {
     ///
     /// - [`ObjectKind::X509Cert`]: certificates appended to my chain (leaf first);
     /// - [`ObjectKind::X509CaCert`]: trust anchors, as [`Policy::add_roots_pem_file`];
-    /// - [`ObjectKind::RsaKey`], [`ObjectKind::Pkcs8`]: my private key.
+    /// - [`ObjectKind::RsaKey`], [`ObjectKind::Pkcs8`]: my private key (PKCS#8, PKCS#1 or
+    ///   SEC1), decrypted with `password` when it is an `ENCRYPTED PRIVATE KEY`;
+    /// - [`ObjectKind::Pkcs12`]: my whole identity, with `password` (`None` is the empty
+    ///   password).
     ///
     /// Once both a chain and a key are loaded they become the policy's
-    /// [`identity`](Policy::identity), checked to match.
+    /// [`identity`](Policy::identity), checked to match. Passwords are ignored for
+    /// certificates and for keys that are not encrypted.
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Load`] naming the path for unreadable or malformed files and
-    /// mismatched keys. [`ErrorKind::Unsupported`] for [`ObjectKind::Pkcs12`] and for any
-    /// password: this version cannot decrypt keys or read PKCS#12 yet.
+    /// [`ErrorKind::Load`] naming the path for unreadable or malformed files, a wrong or
+    /// missing password, and mismatched keys; [`ErrorKind::Unsupported`] for encrypted
+    /// keys or PKCS#12 in a build without the `encrypted-keys` or `pkcs12` feature.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use tlsport::{ObjectKind, Policy};
+    /// # fn main() -> tlsport::Result<()> {
+    /// let policy = Policy::new()
+    ///     .load_object(ObjectKind::X509Cert, "server.chain.pem", None)?
+    ///     .load_object(ObjectKind::Pkcs8, "server.key.enc.p8", Some("secret"))?;
+    /// # let _ = policy; Ok(()) }
+    /// ```
     pub fn load_object(
         mut self,
         kind: ObjectKind,
@@ -197,25 +212,24 @@ impl Policy {
         password: Option<&str>,
     ) -> Result<Policy> {
         let path = path.as_ref();
-        if kind == ObjectKind::Pkcs12 || password.is_some() {
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                format!(
-                    "{}: password-protected objects and PKCS#12 are not supported by this \
-                     version of tlsport yet",
-                    path.display()
-                ),
-            ));
-        }
         let origin = path.display().to_string();
         match kind {
             ObjectKind::X509CaCert => return self.add_roots_pem_file(path),
+            ObjectKind::Pkcs12 => {
+                let identity = Identity::from_pkcs12_file(path, password.unwrap_or(""))?;
+                return Ok(self.identity(identity));
+            }
             ObjectKind::X509Cert => {
                 let certs = pem::certificates(&pem::read_file(path)?, &origin)?;
                 self.loaded_chain.extend(certs);
             }
             _ => {
-                let key = pem::private_key(&pem::read_file(path)?, &origin)?;
+                let bytes = pem::read_file(path)?;
+                let key = match (pem::private_key(&bytes, &origin), password) {
+                    (Ok(key), _) => key,
+                    (Err(_), Some(password)) => decrypt_key(&bytes, password, &origin)?,
+                    (Err(e), None) => return Err(e),
+                };
                 self.loaded_key = Some(Arc::new(key));
             }
         }

@@ -145,3 +145,134 @@ fn aws_lc_rs_prefers_post_quantum_key_exchange() {
     let info = handshake_with(server, openssl_client_policy().backend(Backend::AwsLcRs));
     assert_eq!(info.key_exchange_group.as_deref(), Some("X25519MLKEM768"));
 }
+
+// ---- password-protected keys and PKCS#12 (features encrypted-keys, pkcs12) ----
+
+const PASSWORD: &str = "test-password";
+
+#[cfg(feature = "encrypted-keys")]
+#[test]
+fn encrypted_pkcs8_from_openssl_serves_a_handshake() {
+    let chain = std::fs::read(pki_file("server.chain.pem")).unwrap();
+    let key = std::fs::read(pki_file("server.key.enc.p8")).unwrap();
+    let identity = Identity::from_pem_encrypted(&chain, &key, PASSWORD).unwrap();
+    handshake_with(Policy::new().identity(identity), openssl_client_policy());
+    // The same through load_object, as an RsaKey or a Pkcs8 object.
+    for kind in [ObjectKind::Pkcs8, ObjectKind::RsaKey] {
+        let server = Policy::new()
+            .load_object(ObjectKind::X509Cert, pki_file("server.chain.pem"), None)
+            .unwrap()
+            .load_object(kind, pki_file("server.key.enc.p8"), Some(PASSWORD))
+            .unwrap();
+        handshake_with(server, openssl_client_policy());
+    }
+}
+
+#[cfg(feature = "encrypted-keys")]
+#[test]
+fn encrypted_pkcs8_wrong_or_missing_password_says_so() {
+    let chain = std::fs::read(pki_file("server.chain.pem")).unwrap();
+    let key = std::fs::read(pki_file("server.key.enc.p8")).unwrap();
+    for wrong in ["wrong-password", ""] {
+        let err = Identity::from_pem_encrypted(&chain, &key, wrong).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Load, "{err}");
+        assert!(err.to_string().contains("password"), "{err}");
+    }
+    let err = Policy::new()
+        .load_object(ObjectKind::Pkcs8, pki_file("server.key.enc.p8"), None)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Load, "{err}");
+    assert!(err.to_string().contains("password is needed"), "{err}");
+    assert!(err.to_string().contains("server.key.enc.p8"), "{err}");
+    let err = Policy::new()
+        .load_object(
+            ObjectKind::Pkcs8,
+            pki_file("server.key.enc.p8"),
+            Some("nope"),
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("password"), "{err}");
+}
+
+#[cfg(feature = "encrypted-keys")]
+#[test]
+fn pbkdf2_iteration_bomb_is_refused_before_deriving() {
+    let chain = std::fs::read(pki_file("server.chain.pem")).unwrap();
+    let bomb = std::fs::read(pki_file("pbkdf2-iterbomb.p8.der")).unwrap();
+    let started = std::time::Instant::now();
+    let err = Identity::from_pem_encrypted(&chain, &bomb, PASSWORD).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Load, "{err}");
+    assert!(err.to_string().contains("exceeds the limit"), "{err}");
+    // 8 million PBKDF2 rounds would take seconds; the check comes first.
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+}
+
+#[cfg(feature = "pkcs12")]
+#[test]
+fn pkcs12_modern_and_legacy_from_openssl_serve_handshakes() {
+    let leaf = Identity::from_pem_files(pki_file("server.pem"), pki_file("server.key")).unwrap();
+    for file in ["server.p12", "server.legacy.p12"] {
+        let identity = Identity::from_pkcs12_file(pki_file(file), PASSWORD).unwrap();
+        assert_eq!(identity.chain().len(), 2, "{file}: leaf and intermediate");
+        assert_eq!(identity.chain()[0], leaf.chain()[0], "{file}: leaf first");
+        let info = handshake_with(Policy::new().identity(identity), openssl_client_policy());
+        assert_eq!(info.peer_certificates[0], leaf.chain()[0]);
+        let der = std::fs::read(pki_file(file)).unwrap();
+        Identity::from_pkcs12(&der, PASSWORD).unwrap();
+        let server = Policy::new()
+            .load_object(ObjectKind::Pkcs12, pki_file(file), Some(PASSWORD))
+            .unwrap();
+        handshake_with(server, openssl_client_policy());
+    }
+}
+
+#[cfg(feature = "pkcs12")]
+#[test]
+fn pkcs12_client_identity_for_mutual_tls() {
+    let client = Identity::from_pkcs12_file(pki_file("client.p12"), PASSWORD).unwrap();
+    let server = Policy::new()
+        .identity(openssl_identity("server.chain.pem", "server.key"))
+        .client_auth(tlsport::ClientAuth::Required)
+        .add_roots_pem_file(pki_file("client-ca.pem"))
+        .unwrap();
+    let acceptor = Acceptor::new(server).unwrap();
+    let connector = Connector::new(openssl_client_policy().identity(client)).unwrap();
+    run(20, async {
+        let (_c, s) = connected_pair(&connector, &acceptor).await;
+        assert_eq!(s.info().peer_certificates.len(), 1);
+    });
+}
+
+#[cfg(feature = "pkcs12")]
+#[test]
+fn pkcs12_wrong_password_says_so_and_names_the_file() {
+    for file in ["server.p12", "server.legacy.p12"] {
+        let err = Identity::from_pkcs12_file(pki_file(file), "wrong").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Load, "{err}");
+        let text = err.to_string();
+        assert!(text.contains("password") && text.contains(file), "{text}");
+        let err = Policy::new()
+            .load_object(ObjectKind::Pkcs12, pki_file(file), None)
+            .unwrap_err();
+        assert!(err.to_string().contains("password"), "{err}");
+    }
+    let err = Identity::from_pkcs12_file(pki_file("server.pem"), PASSWORD).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Load, "{err}");
+}
+
+#[cfg(not(feature = "pkcs12"))]
+#[test]
+fn pkcs12_without_the_feature_is_unsupported() {
+    let err = Identity::from_pkcs12_file(pki_file("server.p12"), PASSWORD).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+    assert!(err.to_string().contains("\"pkcs12\""), "{err}");
+}
+
+#[cfg(not(feature = "encrypted-keys"))]
+#[test]
+fn encrypted_keys_without_the_feature_are_unsupported() {
+    let chain = std::fs::read(pki_file("server.chain.pem")).unwrap();
+    let key = std::fs::read(pki_file("server.key.enc.p8")).unwrap();
+    let err = Identity::from_pem_encrypted(&chain, &key, PASSWORD).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+}

@@ -1,0 +1,557 @@
+//! Password-protected private keys: PKCS#8 `EncryptedPrivateKeyInfo` (`ENCRYPTED PRIVATE
+//! KEY` in PEM), as written by `openssl pkcs8 -topk8` and `openssl genpkey -aes256`.
+//!
+//! Supported: PBES2 with PBKDF2 (HMAC-SHA1, -SHA224, -SHA256, -SHA384, -SHA512) or scrypt,
+//! and AES-128/192/256-CBC or 3DES-CBC. Not supported: PBES1 (`openssl pkcs8 -v1 ...`,
+//! and OpenSSL 1.0's default), single DES, and OpenSSL's traditional `Proc-Type: 4,ENCRYPTED`
+//! PEM (`RSA PRIVATE KEY` or `EC PRIVATE KEY` with a `DEK-Info` header).
+//!
+//! The key derivation parameters come from the file, so they are checked against fixed
+//! limits before any derivation: a hostile file cannot make a load take minutes or
+//! gigabytes. Every error here is [`ErrorKind::Load`] and names where the bytes came from.
+
+use pkcs8::der::asn1::{AnyRef, ObjectIdentifier, OctetStringRef};
+use pkcs8::der::{Decode, Reader, SliceReader};
+use pkcs8::pkcs5::{self, pbes2};
+use pkcs8::spki::AlgorithmIdentifier;
+use pkcs8::{EncryptedPrivateKeyInfo, PrivateKeyInfo};
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// The most PBKDF2 iterations a key file may ask for. OpenSSL writes 2048, current advice
+/// is up to 600,000 (OWASP, HMAC-SHA256); a million takes about 0.1 s in an optimised
+/// build (but seconds in an unoptimised one).
+pub(crate) const MAX_PBKDF2_ITERATIONS: u32 = 1_000_000;
+
+/// The largest scrypt cost parameter N, as log2: 2^20 (OpenSSL writes 2^14).
+pub(crate) const MAX_SCRYPT_LOG_N: u32 = 20;
+
+/// The most memory scrypt may need, 128 * N * r bytes: 1 GiB.
+pub(crate) const MAX_SCRYPT_MEMORY: u64 = 1 << 30;
+
+/// The most scrypt work, N * r * p (in 128-byte block mixes): that of N = 2^20, r = 8, p = 1.
+pub(crate) const MAX_SCRYPT_WORK: u64 = 1 << 23;
+
+const PEM_BEGIN: &[u8] = b"-----BEGIN ENCRYPTED PRIVATE KEY-----";
+const PEM_END: &[u8] = b"-----END ENCRYPTED PRIVATE KEY-----";
+
+/// Decrypts an `ENCRYPTED PRIVATE KEY` (PKCS#8 EncryptedPrivateKeyInfo), PEM or DER.
+///
+/// PEM input may hold other sections (a certificate, say) around the key's. The key
+/// derivation parameters are checked against the limits above before any derivation. A
+/// wrong password, an empty one where the key has a password, and a corrupt key all give
+/// the same "wrong password or corrupt key" error: the format cannot tell them apart.
+pub(crate) fn decrypt_pkcs8(
+    bytes: &[u8],
+    password: &str,
+    origin: &str,
+) -> Result<PrivateKeyDer<'static>> {
+    let der_buf;
+    let der: &[u8] = if is_pem(bytes) {
+        der_buf = pem_section(bytes, origin)?;
+        &der_buf
+    } else {
+        bytes
+    };
+    let info = parse(der, origin)?;
+    let params = match &info.encryption_algorithm {
+        pkcs5::EncryptionScheme::Pbes2(params) => params,
+        pkcs5::EncryptionScheme::Pbes1(alg) => {
+            return Err(load(
+                origin,
+                &format!(
+                    "the key is encrypted with PBES1 ({}), which is not supported; re-encrypt it \
+                     with `openssl pkcs8 -topk8 -v2 aes-256-cbc`",
+                    alg.encryption.oid()
+                ),
+            ));
+        }
+        _ => return Err(load(origin, "the key's encryption scheme is not supported")),
+    };
+    check_kdf(&params.kdf, origin)?;
+    let plain = params
+        .decrypt(password, info.encrypted_data)
+        .map_err(|e| match e {
+            // pkcs5 0.7 reports bad padding (what a wrong password gives) as EncryptFailed.
+            pkcs5::Error::DecryptFailed | pkcs5::Error::EncryptFailed => {
+                wrong_password(origin, password, None)
+            }
+            other => Error::with_source(
+                ErrorKind::Load,
+                format!("{origin}: cannot decrypt the key: {other}"),
+                Pkcs5Error(other),
+            ),
+        })?;
+    // A wrong password usually breaks the padding, but 1 time in 256 or so the padding
+    // happens to check out: the plaintext must then be a whole PrivateKeyInfo.
+    if let Err(e) = PrivateKeyInfo::from_der(&plain) {
+        return Err(wrong_password(origin, password, Some(e)));
+    }
+    Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(plain)))
+}
+
+fn is_pem(bytes: &[u8]) -> bool {
+    find(bytes, b"-----BEGIN ").is_some()
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The DER inside the `ENCRYPTED PRIVATE KEY` section of a PEM file.
+///
+/// The Base64 body is rewrapped at 64 columns first, so that CRLF line ends, trailing
+/// blanks and other line lengths (76 is common) decode too.
+fn pem_section(bytes: &[u8], origin: &str) -> Result<Vec<u8>> {
+    let Some(start) = find(bytes, PEM_BEGIN) else {
+        return Err(not_encrypted_pem(bytes, origin));
+    };
+    let body_start = start + PEM_BEGIN.len();
+    let Some(body_end) = find(&bytes[body_start..], PEM_END).map(|i| body_start + i) else {
+        return Err(load(
+            origin,
+            "malformed PEM: no -----END ENCRYPTED PRIVATE KEY----- line",
+        ));
+    };
+    let body: Vec<u8> = bytes[body_start..body_end]
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    let mut pem = Vec::with_capacity(body.len() + body.len() / 64 + 2 * PEM_END.len() + 4);
+    pem.extend_from_slice(PEM_BEGIN);
+    pem.push(b'\n');
+    for line in body.chunks(64) {
+        pem.extend_from_slice(line);
+        pem.push(b'\n');
+    }
+    pem.extend_from_slice(PEM_END);
+    pem.push(b'\n');
+    let (_, der) = pkcs8::der::pem::decode_vec(&pem).map_err(|e| {
+        Error::with_source(
+            ErrorKind::Load,
+            format!("{origin}: malformed PEM in the ENCRYPTED PRIVATE KEY section: {e}"),
+            PemError(e),
+        )
+    })?;
+    Ok(der)
+}
+
+/// The error for PEM without an `ENCRYPTED PRIVATE KEY` section.
+fn not_encrypted_pem(bytes: &[u8], origin: &str) -> Error {
+    let has = |needle: &[u8]| find(bytes, needle).is_some();
+    if has(b"Proc-Type: 4,ENCRYPTED") || has(b"DEK-Info:") {
+        load(
+            origin,
+            "the key uses OpenSSL's traditional PEM encryption (DEK-Info), which is not \
+             supported; convert it with `openssl pkcs8 -topk8 -v2 aes-256-cbc`",
+        )
+    } else if has(b"PRIVATE KEY-----") {
+        load(
+            origin,
+            "the private key is not encrypted: load it without a password",
+        )
+    } else {
+        load(origin, "no ENCRYPTED PRIVATE KEY section found")
+    }
+}
+
+/// Parses an EncryptedPrivateKeyInfo, telling an unencrypted key, an unsupported
+/// algorithm and plain garbage apart.
+fn parse<'a>(der: &'a [u8], origin: &str) -> Result<EncryptedPrivateKeyInfo<'a>> {
+    let err = match EncryptedPrivateKeyInfo::from_der(der) {
+        Ok(info) => return Ok(info),
+        Err(e) => e,
+    };
+    if der.is_empty() {
+        return Err(load(origin, "empty: no private key found"));
+    }
+    if PrivateKeyInfo::from_der(der).is_ok() {
+        return Err(load(
+            origin,
+            "the private key is not encrypted: load it without a password",
+        ));
+    }
+    let what = match encryption_oid(der) {
+        Some(oid) if oid == pkcs5::pbes2::PBES2_OID => format!(
+            "the key is encrypted with PBES2 and a key derivation function, pseudorandom \
+             function or cipher that is not supported ({err}); supported: PBKDF2 \
+             (HMAC-SHA1 or SHA-2) or scrypt, with AES-CBC or 3DES-CBC"
+        ),
+        Some(oid) if is_pbes1(&oid) => format!(
+            "the key is encrypted with PBES1 ({oid}), which is not supported; re-encrypt it \
+             with `openssl pkcs8 -topk8 -v2 aes-256-cbc`"
+        ),
+        Some(oid) => format!(
+            "the key is encrypted with an unsupported algorithm ({oid}); supported: PBES2 \
+             with PBKDF2 or scrypt and AES-CBC or 3DES-CBC"
+        ),
+        None => format!("not an encrypted PKCS#8 private key: {err}"),
+    };
+    Err(Error::with_source(
+        ErrorKind::Load,
+        format!("{origin}: {what}"),
+        err,
+    ))
+}
+
+/// The algorithm OID of `der` when it has the shape `SEQUENCE { SEQUENCE { OID, ANY },
+/// OCTET STRING }` of an EncryptedPrivateKeyInfo, whatever the algorithm.
+fn encryption_oid(der: &[u8]) -> Option<ObjectIdentifier> {
+    let mut reader = SliceReader::new(der).ok()?;
+    let oid = reader
+        .sequence(|seq| {
+            let alg: AlgorithmIdentifier<AnyRef<'_>> = seq.decode()?;
+            let _data: OctetStringRef<'_> = seq.decode()?;
+            Ok(alg.oid)
+        })
+        .ok()?;
+    reader.finish(oid).ok()
+}
+
+/// PKCS#5 PBES1 (1.2.840.113549.1.5.{1,3,4,6,10,11}) and the PKCS#12 password-based
+/// schemes (1.2.840.113549.1.12.1.*), which OpenSSL's `-v1` writes.
+fn is_pbes1(oid: &ObjectIdentifier) -> bool {
+    const PKCS5: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05];
+    const PKCS12_PBE: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x0c, 0x01];
+    let arcs = oid.as_bytes();
+    match arcs.strip_prefix(PKCS5) {
+        Some([n]) => matches!(n, 1 | 3 | 4 | 6 | 10 | 11),
+        _ => arcs.len() == PKCS12_PBE.len() + 1 && arcs.starts_with(PKCS12_PBE),
+    }
+}
+
+/// Refuses key derivation parameters that would cost too much time or memory.
+fn check_kdf(kdf: &pbes2::Kdf<'_>, origin: &str) -> Result<()> {
+    match kdf {
+        pbes2::Kdf::Pbkdf2(p) if p.iteration_count > MAX_PBKDF2_ITERATIONS => Err(load(
+            origin,
+            &format!(
+                "pbkdf2 iteration count {} exceeds the limit ({MAX_PBKDF2_ITERATIONS})",
+                p.iteration_count
+            ),
+        )),
+        pbes2::Kdf::Pbkdf2(p) if p.iteration_count == 0 => {
+            Err(load(origin, "pbkdf2 iteration count 0 is invalid"))
+        }
+        pbes2::Kdf::Pbkdf2(_) => Ok(()),
+        pbes2::Kdf::Scrypt(p) => {
+            let (n, r, par) = (
+                p.cost_parameter,
+                u64::from(p.block_size),
+                u64::from(p.parallelization),
+            );
+            if n < 2 || !n.is_power_of_two() || r == 0 || par == 0 {
+                return Err(load(
+                    origin,
+                    &format!("invalid scrypt parameters (N = {n}, r = {r}, p = {par})"),
+                ));
+            }
+            if n.ilog2() > MAX_SCRYPT_LOG_N {
+                return Err(load(
+                    origin,
+                    &format!(
+                        "scrypt cost parameter N = {n} exceeds the limit (2^{MAX_SCRYPT_LOG_N})"
+                    ),
+                ));
+            }
+            // n <= 2^20 and r, p < 2^16: no overflow in u64.
+            if 128 * n * r > MAX_SCRYPT_MEMORY {
+                return Err(load(
+                    origin,
+                    &format!(
+                        "scrypt memory cost 128 * N * r = {} bytes exceeds the limit ({MAX_SCRYPT_MEMORY})",
+                        128 * n * r
+                    ),
+                ));
+            }
+            if n * r * par > MAX_SCRYPT_WORK {
+                return Err(load(
+                    origin,
+                    &format!(
+                        "scrypt work N * r * p = {} exceeds the limit ({MAX_SCRYPT_WORK})",
+                        n * r * par
+                    ),
+                ));
+            }
+            Ok(())
+        }
+        _ => Err(load(
+            origin,
+            "the key's key derivation function is not supported",
+        )),
+    }
+}
+
+fn wrong_password(origin: &str, password: &str, cause: Option<pkcs8::der::Error>) -> Error {
+    let message = if password.is_empty() {
+        format!(
+            "{origin}: cannot decrypt the private key: the password is empty, wrong, or the key is corrupt"
+        )
+    } else {
+        format!("{origin}: cannot decrypt the private key: wrong password or corrupt key")
+    };
+    match cause {
+        Some(e) => Error::with_source(ErrorKind::Load, message, e),
+        None => Error::new(ErrorKind::Load, message),
+    }
+}
+
+fn load(origin: &str, what: &str) -> Error {
+    Error::new(ErrorKind::Load, format!("{origin}: {what}"))
+}
+
+/// `pkcs5::Error` implements `std::error::Error` only with a feature we do not need; this
+/// carries it as a source.
+#[derive(Debug)]
+struct Pkcs5Error(pkcs5::Error);
+
+impl std::fmt::Display for Pkcs5Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Pkcs5Error {}
+
+/// The same for the PEM decoder's error.
+#[derive(Debug)]
+struct PemError(pkcs8::der::pem::Error);
+
+impl std::fmt::Display for PemError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for PemError {}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use pkcs8::der::asn1::OctetStringRef;
+    use pkcs8::der::pem::LineEnding;
+    use pkcs8::der::{Encode, Tag};
+    use pkcs8::pkcs5::pbes2::{self, Kdf, Pbkdf2Prf, ScryptParams};
+    use pkcs8::{EncryptedPrivateKeyInfo, PrivateKeyInfo};
+    use rustls::pki_types::PrivateKeyDer;
+
+    use super::decrypt_pkcs8;
+    use crate::error::ErrorKind;
+
+    const PASSWORD: &str = "correct horse battery staple";
+    const SALT: [u8; 16] = [7; 16];
+    const IV: [u8; 16] = [9; 16];
+
+    fn plain_key() -> Vec<u8> {
+        rcgen::KeyPair::generate().unwrap().serialize_der()
+    }
+
+    fn encrypt(plain: &[u8], params: pbes2::Parameters<'_>) -> Vec<u8> {
+        PrivateKeyInfo::try_from(plain)
+            .unwrap()
+            .encrypt_with_params(params, PASSWORD)
+            .unwrap()
+            .as_bytes()
+            .to_vec()
+    }
+
+    fn pbkdf2(iterations: u32) -> pbes2::Parameters<'static> {
+        pbes2::Parameters::pbkdf2_sha256_aes256cbc(iterations, &SALT, &IV).unwrap()
+    }
+
+    /// An EncryptedPrivateKeyInfo with these parameters and junk for the ciphertext:
+    /// nothing is derived to make it.
+    fn with_params(params: pbes2::Parameters<'_>) -> Vec<u8> {
+        EncryptedPrivateKeyInfo {
+            encryption_algorithm: params.into(),
+            encrypted_data: &[0x55; 48],
+        }
+        .to_der()
+        .unwrap()
+    }
+
+    fn pem(der: &[u8]) -> String {
+        pkcs8::der::pem::encode_string("ENCRYPTED PRIVATE KEY", LineEnding::LF, der).unwrap()
+    }
+
+    fn decrypted(result: crate::error::Result<PrivateKeyDer<'static>>) -> Vec<u8> {
+        match result.unwrap() {
+            PrivateKeyDer::Pkcs8(key) => key.secret_pkcs8_der().to_vec(),
+            other => panic!("not PKCS#8: {other:?}"),
+        }
+    }
+
+    fn load_error(bytes: &[u8], password: &str) -> String {
+        let err = decrypt_pkcs8(bytes, password, "key.pem").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Load, "{err}");
+        let message = err.to_string();
+        assert!(message.starts_with("key.pem: "), "{message}");
+        message
+    }
+
+    #[test]
+    fn decrypts_pbkdf2_aes_der_and_pem() {
+        let plain = plain_key();
+        let der = encrypt(&plain, pbkdf2(1000));
+        assert_eq!(decrypted(decrypt_pkcs8(&der, PASSWORD, "key.der")), plain);
+
+        let pem = pem(&der);
+        let crlf = pem.replace('\n', "\r\n");
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let wrapped_76 = format!(
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\n{}\n-----END ENCRYPTED PRIVATE KEY-----\n",
+            body.as_bytes()
+                .chunks(76)
+                .map(|l| std::str::from_utf8(l).unwrap())
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        let with_text = format!(
+            "a comment\n-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n{pem}"
+        );
+        for input in [pem, crlf, wrapped_76, with_text] {
+            assert_eq!(
+                decrypted(decrypt_pkcs8(input.as_bytes(), PASSWORD, "key.pem")),
+                plain
+            );
+        }
+    }
+
+    #[test]
+    fn decrypts_aes128_and_scrypt() {
+        let plain = plain_key();
+        let aes128 = pbes2::Parameters::pbkdf2_sha256_aes128cbc(1000, &SALT, &IV).unwrap();
+        assert_eq!(
+            decrypted(decrypt_pkcs8(&encrypt(&plain, aes128), PASSWORD, "k")),
+            plain
+        );
+        let cost = pkcs8::pkcs5::scrypt::Params::new(10, 8, 1, 32).unwrap();
+        let scrypt = pbes2::Parameters::scrypt_aes256cbc(cost, &SALT, &IV).unwrap();
+        assert_eq!(
+            decrypted(decrypt_pkcs8(&encrypt(&plain, scrypt), PASSWORD, "k")),
+            plain
+        );
+    }
+
+    #[test]
+    fn wrong_or_empty_password_is_a_load_error() {
+        let der = encrypt(&plain_key(), pbkdf2(1000));
+        for password in ["wrong", "correct horse battery stapl", ""] {
+            let message = load_error(&der, password);
+            assert!(message.contains("wrong"), "{message}");
+        }
+    }
+
+    #[test]
+    fn pbkdf2_iteration_bomb_is_refused_before_deriving() {
+        let started = Instant::now();
+        let message = load_error(&with_params(pbkdf2(10_000_000)), PASSWORD);
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert!(
+            message.contains("pbkdf2 iteration count 10000000 exceeds the limit"),
+            "{message}"
+        );
+        let mut sha1 = pbkdf2(1_000_001);
+        if let Kdf::Pbkdf2(p) = &mut sha1.kdf {
+            p.prf = Pbkdf2Prf::HmacWithSha1;
+        }
+        let message = load_error(&pem(&with_params(sha1)).into_bytes(), PASSWORD);
+        assert!(message.contains("1000001 exceeds the limit"), "{message}");
+    }
+
+    #[test]
+    fn scrypt_cost_bombs_are_refused_before_deriving() {
+        let cases: [(u64, u16, u16, &str); 4] = [
+            (
+                1 << 21,
+                8,
+                1,
+                "scrypt cost parameter N = 2097152 exceeds the limit",
+            ),
+            (1 << 14, 1024, 1, "scrypt memory cost"),
+            (1 << 14, 8, 1024, "scrypt work"),
+            (1000, 8, 1, "invalid scrypt parameters"),
+        ];
+        for (n, r, p, expected) in cases {
+            let params = pbes2::Parameters {
+                kdf: Kdf::Scrypt(ScryptParams {
+                    salt: &SALT,
+                    cost_parameter: n,
+                    block_size: r,
+                    parallelization: p,
+                    key_length: None,
+                }),
+                encryption: pbes2::EncryptionScheme::Aes256Cbc { iv: &IV },
+            };
+            let started = Instant::now();
+            let message = load_error(&with_params(params), PASSWORD);
+            assert!(started.elapsed() < Duration::from_secs(1));
+            assert!(message.contains(expected), "{message}");
+        }
+    }
+
+    #[test]
+    fn unencrypted_keys_and_garbage_are_refused() {
+        let plain = plain_key();
+        let plain_pem =
+            pkcs8::der::pem::encode_string("PRIVATE KEY", LineEnding::LF, &plain).unwrap();
+        for input in [&plain[..], plain_pem.as_bytes()] {
+            let message = load_error(input, PASSWORD);
+            assert!(message.contains("not encrypted"), "{message}");
+        }
+        let traditional = "-----BEGIN EC PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n\
+                           DEK-Info: AES-256-CBC,00112233445566778899AABBCCDDEEFF\n\nAAAA\n\
+                           -----END EC PRIVATE KEY-----\n";
+        assert!(load_error(traditional.as_bytes(), PASSWORD).contains("DEK-Info"));
+        for input in [
+            &b""[..],
+            b"garbage",
+            b"\x30\x03\x02\x01\x00",
+            b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA",
+        ] {
+            load_error(input, PASSWORD);
+        }
+    }
+
+    /// `SEQUENCE { SEQUENCE { oid, SEQUENCE { salt, 2048 } }, OCTET STRING }`.
+    fn pbes1_style(oid: &str) -> Vec<u8> {
+        let oid = pkcs8::der::asn1::ObjectIdentifier::new_unwrap(oid);
+        let salt = OctetStringRef::new(&SALT[..8]).unwrap();
+        let mut params = salt.to_der().unwrap();
+        params.extend(2048u32.to_der().unwrap());
+        let mut alg = oid.to_der().unwrap();
+        alg.extend(seq(&params));
+        let mut body = seq(&alg);
+        body.extend(OctetStringRef::new(&[0x55; 32]).unwrap().to_der().unwrap());
+        seq(&body)
+    }
+
+    fn seq(content: &[u8]) -> Vec<u8> {
+        let mut out = vec![Tag::Sequence.into()];
+        out.extend(
+            pkcs8::der::Length::try_from(content.len())
+                .unwrap()
+                .to_der()
+                .unwrap(),
+        );
+        out.extend(content);
+        out
+    }
+
+    #[test]
+    fn pbes1_is_refused_by_name() {
+        // pbeWithSHA1AndDES-CBC (PKCS#5) and pbeWithSHAAnd3-KeyTripleDES-CBC (PKCS#12).
+        for oid in ["1.2.840.113549.1.5.10", "1.2.840.113549.1.12.1.3"] {
+            let message = load_error(&pbes1_style(oid), PASSWORD);
+            assert!(message.contains("PBES1"), "{message}");
+        }
+        let message = load_error(&pbes1_style("1.2.3.4"), PASSWORD);
+        assert!(
+            message.contains("unsupported algorithm (1.2.3.4)"),
+            "{message}"
+        );
+    }
+}
