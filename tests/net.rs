@@ -268,6 +268,9 @@ fn handshake_bound_and_timeout_free_slots_for_good_clients() {
             took >= Duration::from_millis(350),
             "served before a slot was free: {took:?}"
         );
+        // Slots freed by timeouts must wake the listener at once (a lost wake-up here
+        // once left the good client waiting for seconds).
+        assert!(took < Duration::from_secs(3), "served late: {took:?}");
         drop(silent);
     });
 }
