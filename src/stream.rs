@@ -69,8 +69,9 @@ pub struct TlsStream<S> {
     io_closed: bool,
     /// Transport bytes read ahead of rustls, after the handshake.
     readahead: ReadAhead,
-    /// A TLS error met after some plaintext was already returned, for the next read.
-    read_error: Option<io::Error>,
+    /// The TLS error that ended the session: every later read (once the plaintext
+    /// received before it is consumed) and write fails with it.
+    fatal: Option<rustls::Error>,
 }
 
 impl<S> TlsStream<S> {
@@ -86,7 +87,7 @@ impl<S> TlsStream<S> {
             write_closed: false,
             io_closed: false,
             readahead: ReadAhead::default(),
-            read_error: None,
+            fatal: None,
         }
     }
 
@@ -257,9 +258,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
         if let Err(err) = self.conn.process_new_packets() {
             let _ = self.poll_write_tls(cx);
             let _ = self.poll_flush_io(cx);
+            self.fatal = Some(err.clone());
             return Err(Error::from_rustls(err).into());
         }
         Ok(())
+    }
+
+    /// The session's fatal error, if it has one.
+    fn check_fatal(&self) -> io::Result<()> {
+        match &self.fatal {
+            Some(err) => Err(Error::from_rustls(err.clone()).into()),
+            None => Ok(()),
+        }
     }
 
     /// `AsyncRead::poll_read`, on `&mut self`: fills as much of `buf` as the bytes
@@ -271,9 +281,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
     ) -> Poll<io::Result<usize>> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
-        }
-        if let Some(e) = self.read_error.take() {
-            return Poll::Ready(Err(e));
         }
         let mut filled = 0;
         loop {
@@ -303,15 +310,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
                 }
                 Err(e) => return Poll::Ready(Err(e)),
             }
+            // The plaintext is drained. What is returned already goes first; an error
+            // waits for the next call.
+            if let Err(e) = self.check_fatal() {
+                return Poll::Ready(if filled > 0 { Ok(filled) } else { Err(e) });
+            }
             if !self.readahead.is_empty() {
-                if let Err(e) = self.feed_readahead(cx) {
-                    if filled == 0 {
-                        return Poll::Ready(Err(e));
-                    }
-                    self.read_error = Some(e);
-                    return Poll::Ready(Ok(filled));
+                match self.feed_readahead(cx) {
+                    Ok(()) => continue,
+                    Err(_) if filled > 0 => return Poll::Ready(Ok(filled)),
+                    Err(e) => return Poll::Ready(Err(e)),
                 }
-                continue;
             }
             if filled > 0 {
                 return Poll::Ready(Ok(filled));
@@ -336,6 +345,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
         if self.write_closed {
             return Poll::Ready(Err(write_after_close()));
         }
+        self.check_fatal()?;
         loop {
             let n = write(&mut self.conn.writer())?;
             if n > 0 || empty {

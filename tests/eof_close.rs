@@ -643,3 +643,34 @@ fn flipped_bit_never_yields_altered_plaintext() {
         }
     });
 }
+
+// A TLS failure ends the session for good: after a corrupted record, every later read
+// fails at once (even while the peer stays connected and silent, where a driver that
+// went back to the transport would wait forever) and so does every write.
+#[test]
+fn a_tls_error_is_sticky_for_reads_and_writes() {
+    let pki = Pki::new();
+    run(20, async {
+        let connector = pki.connector();
+        let acceptor = pki.acceptor();
+        let (c, s) = tlsport::duplex(64 * 1024);
+        let (s, state) = mangle(s);
+        let (mut client, mut server) = pair_over(&connector, &acceptor, c, s).await;
+        state.lock().unwrap().flip = Some((100, 1));
+        server.write_all(&pattern(1000, 9)).await.unwrap();
+        server.flush().await.unwrap();
+        let mut buf = [0u8; 4096];
+        let first = client.read(&mut buf).await.unwrap_err();
+        assert_eq!(carried(first).kind(), ErrorKind::Tls);
+        for _ in 0..3 {
+            let again = future::poll_once(client.read(&mut buf))
+                .await
+                .expect("a read after a TLS error must not wait on the transport")
+                .unwrap_err();
+            assert_eq!(again.kind(), io::ErrorKind::InvalidData, "{again:?}");
+        }
+        let write = client.write_all(b"more").await.unwrap_err();
+        assert_eq!(carried(write).kind(), ErrorKind::Tls);
+        drop(server);
+    });
+}
