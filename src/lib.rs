@@ -84,6 +84,27 @@
 //!   Android (with its revocation and policy checks) and webpki over the system's roots
 //!   elsewhere, so results can differ between platforms.
 //!
+//! - Dropping a [`TlsStream`] sends no `close_notify`; only `close()` does. A
+//!   [`Listener`]'s handshakes make progress only while its `accept` is polled.
+//!
+//! # What tlsport does not do
+//!
+//! No DTLS ([`Proto::Udp`] is refused), no TLS below 1.2, no renegotiation (rustls refuses
+//! it), no 0-RTT early data, no certificate revocation checks beyond what the platform
+//! verifier does. It spawns no tasks and owns no runtime.
+//!
+//! # Coming from async-native-tls / futures-rustls
+//!
+//! - `async_native_tls::TlsConnector::new().connect(host, tcp)` becomes
+//!   `Connector::new(policy)?.connect_with(host, tcp)`, with the connector built once:
+//!   async-native-tls rebuilds its OpenSSL context on every connect.
+//! - `futures_rustls::TlsConnector::from(Arc<ClientConfig>)` becomes
+//!   `Connector::from(Arc<ClientConfig>)` when you keep your hand-built rustls config,
+//!   or a [`Policy`] otherwise. The stream types of both sides are one [`TlsStream`].
+//! - Differences you will notice: truncation is an error ([`EofPolicy`]), handshakes
+//!   have deadlines, errors carry an [`ErrorKind`], a transport that accepts no bytes is
+//!   an error rather than a hang, and reads return as much plaintext as is buffered.
+//!
 //! # Coming from Gauche `rfc.tls`
 //!
 //! | rfc.tls | tlsport |
