@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::pin::Pin;
 use std::sync::{Mutex, PoisonError};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_io::{Async, Timer};
 use async_net::TcpStream;
@@ -23,8 +23,17 @@ use crate::stream::TlsStream;
 const DEFAULT_MAX_HANDSHAKES: usize = 256;
 /// How long to wait after a transient `accept` error (too many open files, ...).
 const BACKOFF: Duration = Duration::from_millis(100);
+/// How long a handshake keeps its slot against newcomers once the listener is full.
+const EVICT_AFTER: Duration = Duration::from_secs(1);
 
 type Handshake = Pin<Box<dyn Future<Output = (SocketAddr, Result<TlsStream<TcpStream>>)> + Send>>;
+
+/// A handshake in flight and when it started.
+struct InFlight {
+    started: Instant,
+    peer: SocketAddr,
+    handshake: Handshake,
+}
 
 /// A TLS server socket, from [`Acceptor::bind`].
 ///
@@ -58,9 +67,11 @@ pub struct Listener {
 }
 
 struct State {
-    handshakes: Vec<Handshake>,
+    handshakes: Vec<InFlight>,
     max_handshakes: usize,
     backoff: Option<Timer>,
+    /// When the oldest handshake of a full listener may be evicted.
+    evict_at: Option<Timer>,
 }
 
 impl Listener {
@@ -85,6 +96,7 @@ impl Listener {
                             handshakes: Vec::new(),
                             max_handshakes: DEFAULT_MAX_HANDSHAKES,
                             backoff: None,
+                            evict_at: None,
                         }),
                     });
                 }
@@ -135,7 +147,9 @@ impl Listener {
     }
 
     /// Sets how many handshakes may be in flight at once (default 256, at least 1). When
-    /// the bound is reached, new TCP connections wait in the kernel's backlog.
+    /// the bound is reached, new TCP connections wait in the kernel's backlog; a waiting
+    /// connection takes the place of the oldest handshake once that one has run for a
+    /// second, so clients that never finish cannot hold every slot.
     pub fn set_max_handshakes(&self, max: usize) {
         self.state().max_handshakes = max.max(1);
     }
@@ -160,7 +174,7 @@ impl Listener {
             let mut finished = false;
             let mut i = 0;
             while i < state.handshakes.len() {
-                match state.handshakes[i].as_mut().poll(cx) {
+                match state.handshakes[i].handshake.as_mut().poll(cx) {
                     Poll::Pending => i += 1,
                     Poll::Ready((peer, result)) => {
                         drop(state.handshakes.swap_remove(i));
@@ -180,6 +194,10 @@ impl Listener {
     }
 
     /// Accepts TCP connections while there is room, starting a handshake for each.
+    ///
+    /// When the listener is full and a connection is waiting, the oldest handshake gives
+    /// its place up once it has had [`EVICT_AFTER`]: a flood of clients that never finish
+    /// cannot hold every slot until the handshake timeout.
     fn poll_new_connections(&self, state: &mut State, cx: &mut Context<'_>) -> Result<()> {
         loop {
             if let Some(timer) = state.backoff.as_mut() {
@@ -188,16 +206,24 @@ impl Listener {
                 }
                 state.backoff = None;
             }
-            if state.handshakes.len() >= state.max_handshakes {
+            let full = state.handshakes.len() >= state.max_handshakes;
+            if full && !self.poll_evictable(state, cx) {
                 return Ok(());
             }
             match self.tcp.get_ref().accept() {
                 Ok((socket, peer)) => match TcpStream::try_from(socket) {
                     Ok(socket) => {
+                        if full {
+                            evict_oldest(state);
+                        }
                         let acceptor = self.acceptor.clone();
-                        state.handshakes.push(Box::pin(async move {
-                            (peer, acceptor.accept(socket).await)
-                        }));
+                        state.handshakes.push(InFlight {
+                            started: Instant::now(),
+                            peer,
+                            handshake: Box::pin(
+                                async move { (peer, acceptor.accept(socket).await) },
+                            ),
+                        });
                     }
                     Err(err) => log::info!("cannot register the connection from {peer}: {err}"),
                 },
@@ -215,6 +241,44 @@ impl Listener {
                 Err(e) => return Err(accept_error(e)),
             }
         }
+    }
+
+    /// Whether the oldest handshake of a full listener may give its place up now; if not
+    /// yet, a timer wakes the listener when it may.
+    fn poll_evictable(&self, state: &mut State, cx: &mut Context<'_>) -> bool {
+        let Some(oldest) = state.handshakes.iter().map(|h| h.started).min() else {
+            return false;
+        };
+        let when = oldest + EVICT_AFTER;
+        if when <= Instant::now() {
+            state.evict_at = None;
+            return true;
+        }
+        let timer = state.evict_at.get_or_insert_with(|| Timer::at(when));
+        timer.set_at(when);
+        if Pin::new(timer).poll(cx).is_ready() {
+            state.evict_at = None;
+            return true;
+        }
+        false
+    }
+}
+
+/// Drops the oldest handshake in flight, to make room.
+fn evict_oldest(state: &mut State) {
+    if let Some((i, _)) = state
+        .handshakes
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, h)| h.started)
+    {
+        let evicted = state.handshakes.swap_remove(i);
+        log::info!(
+            "tls handshake with {} dropped after {:?}: the listener is full and a new \
+             connection is waiting",
+            evicted.peer,
+            evicted.started.elapsed()
+        );
     }
 }
 

@@ -245,12 +245,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
         }
     }
 
-    /// Hands rustls the bytes read ahead and processes them.
+    /// Hands rustls the bytes read ahead and processes them. What that makes rustls
+    /// send (a KeyUpdate reply, a refusal to renegotiate) goes out now, without waiting
+    /// on the transport: a peer may be waiting for it before it sends anything more.
     fn feed_readahead(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
         let mut data = self.readahead.data();
         let n = self.conn.read_tls(&mut data)?;
         self.readahead.consume(n);
-        self.process(cx)
+        self.process(cx)?;
+        if self.conn.wants_write() && !self.io_closed {
+            // Errors and backpressure here are the write side's to report.
+            if let Poll::Ready(Ok(())) = self.poll_write_tls(cx) {
+                let _ = self.poll_flush_io(cx);
+            }
+        }
+        Ok(())
     }
 
     /// Processes what rustls has read; on failure sends rustls's alert without waiting.
@@ -318,6 +327,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
             if !self.readahead.is_empty() {
                 match self.feed_readahead(cx) {
                     Ok(()) => continue,
+                    // Records before the bad one may have left plaintext: deliver it
+                    // first; the error comes once it is drained.
+                    Err(_) if self.fatal.is_some() => continue,
                     Err(_) if filled > 0 => return Poll::Ready(Ok(filled)),
                     Err(e) => return Poll::Ready(Err(e)),
                 }
