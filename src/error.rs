@@ -112,7 +112,10 @@ impl Error {
             _ => ErrorKind::Tls,
         };
         let message = match &err {
-            E::InvalidCertificate(cert) => format!("peer certificate rejected: {cert}"),
+            E::InvalidCertificate(cert) => format!(
+                "peer certificate rejected: {}",
+                crate::reason::certificate_reason(cert)
+            ),
             E::NoCertificatesPresented => {
                 "the peer presented no certificate, but one is required".to_owned()
             }

@@ -148,6 +148,7 @@ mod pem;
 mod pkcs12;
 mod policy;
 mod readahead;
+mod reason;
 mod session;
 mod split;
 mod stream;

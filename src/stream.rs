@@ -37,7 +37,10 @@ use crate::session::SessionInfo;
 /// cut connection, and under [`EofPolicy::Strict`] it will report a truncation error.
 /// Dropping a `TlsStream` sends nothing. Closing twice is fine; writing after `close()`
 /// fails with [`io::ErrorKind::BrokenPipe`] and sends nothing. Reading after `close()`
-/// still works, until the peer closes its side.
+/// still works, until the peer closes its side. When the peer closes first, read to the
+/// end (`Ok(0)`) before closing: a peer that has gone away entirely may have reset the
+/// connection, and writing `close_notify` into a reset connection is an error unless the
+/// peer's own `close_notify` was read.
 ///
 /// # End of stream
 ///
@@ -399,8 +402,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
         ready!(self.poll_write_tls(cx))?;
         if !self.io_closed {
             ready!(self.poll_flush_io(cx))?;
-            ready!(Pin::new(&mut self.io).poll_close(cx))?;
-            self.io_closed = true;
+            match ready!(Pin::new(&mut self.io).poll_close(cx)) {
+                // The kernel took our close_notify, then the peer reset the connection:
+                // there is nothing left to shut down.
+                Err(e) if e.kind() != io::ErrorKind::NotConnected => return Poll::Ready(Err(e)),
+                _ => self.io_closed = true,
+            }
         }
         Poll::Ready(Ok(()))
     }

@@ -99,9 +99,7 @@ fn tls_error_of(err: std::io::Error) -> tlsport::Error {
 fn expired_certificate_is_rejected() {
     let pki = Pki::new();
     let leaf = expired(&pki.ca);
-    let not_after = rcgen::date_time_ymd(2001, 1, 1)
-        .unix_timestamp()
-        .to_string();
+    let not_after = "2001-01-01 00:00:00 UTC";
     let connector = pki.connector();
     for version in versions() {
         let acceptor = server_for(&leaf, version);
@@ -118,7 +116,7 @@ fn expired_certificate_is_rejected() {
             let message = err.to_string();
             assert!(message.contains("expired"), "{message}");
             assert!(
-                message.contains(&not_after),
+                message.contains(not_after),
                 "the message should give the expiry time ({not_after}): {message}"
             );
         });
@@ -129,9 +127,7 @@ fn expired_certificate_is_rejected() {
 fn not_yet_valid_certificate_is_rejected() {
     let pki = Pki::new();
     let leaf = not_yet_valid(&pki.ca);
-    let not_before = rcgen::date_time_ymd(2090, 1, 1)
-        .unix_timestamp()
-        .to_string();
+    let not_before = "2090-01-01 00:00:00 UTC";
     let connector = pki.connector();
     for version in versions() {
         let acceptor = server_for(&leaf, version);
@@ -148,9 +144,9 @@ fn not_yet_valid_certificate_is_rejected() {
                 err.certificate_error()
             );
             let message = err.to_string();
-            assert!(message.contains("not valid yet"), "{message}");
+            assert!(message.contains("not valid until"), "{message}");
             assert!(
-                message.contains(&not_before),
+                message.contains(not_before),
                 "the message should give the start of validity ({not_before}): {message}"
             );
         });
@@ -208,7 +204,7 @@ fn unknown_issuer_is_rejected() {
                 err.certificate_error()
             );
             assert!(
-                err.to_string().contains("UnknownIssuer"),
+                err.to_string().contains("not issued by a trusted root"),
                 "the message should say why: {err}"
             );
         });
