@@ -32,7 +32,7 @@ pub(crate) fn certificate_reason(err: &E) -> String {
         E::InvalidPurpose => "the certificate is not valid for this use (its extended key \
                               usage does not allow it)"
             .to_owned(),
-        E::UnsupportedSignatureAlgorithm => {
+        E::UnsupportedSignatureAlgorithmContext { .. } => {
             "the certificate is signed with an unsupported algorithm (SHA-1, say)".to_owned()
         }
         E::Other(other) => other_reason(&other.to_string()),
