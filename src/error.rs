@@ -111,6 +111,7 @@ impl Error {
             E::InvalidCertificate(_) | E::NoCertificatesPresented => ErrorKind::Certificate,
             _ => ErrorKind::Tls,
         };
+        use rustls::InvalidMessage as M;
         let message = match &err {
             E::InvalidCertificate(cert) => format!(
                 "peer certificate rejected: {}",
@@ -120,21 +121,30 @@ impl Error {
                 "the peer presented no certificate, but one is required".to_owned()
             }
             E::AlertReceived(alert) => format!("the peer sent a fatal alert: {alert:?}"),
-            E::InvalidMessage(_) => format!(
+            E::InvalidMessage(M::HandshakePayloadTooLarge | M::CertificatePayloadTooLarge) => {
+                "the peer sent a handshake message larger than rustls accepts (64 KiB): a \
+                 very large certificate chain?"
+                    .to_owned()
+            }
+            E::InvalidMessage(
+                M::InvalidContentType | M::UnknownProtocolVersion | M::MessageTooLarge,
+            ) => format!(
                 "the peer sent data that is not valid TLS ({err}); is it speaking TLS on this port?"
             ),
+            E::InvalidMessage(_) => format!("the peer sent a malformed TLS message: {err}"),
             other => format!("tls handshake or record failure: {other}"),
         };
-        Error::with_source(kind, message, err)
+        // Names and messages can come from the peer: keep control characters out of logs.
+        Error::with_source(kind, printable(&message), err)
     }
 
     /// Turns an `io::Error` from the record layer back into an `Error`, unwrapping one of
     /// ours if it carries one.
     pub(crate) fn from_io(err: io::Error, context: &str) -> Error {
-        if err.get_ref().is_some_and(|e| e.is::<Error>()) {
-            let inner = err.into_inner().expect("checked above");
-            return *inner.downcast::<Error>().expect("checked above");
-        }
+        let err = match err.downcast::<Error>() {
+            Ok(ours) => return ours,
+            Err(err) => err,
+        };
         let kind = match err.kind() {
             io::ErrorKind::TimedOut => ErrorKind::TimedOut,
             _ => ErrorKind::Io,
@@ -174,6 +184,19 @@ impl Error {
             .as_deref()?
             .downcast_ref::<rustls::Error>()
     }
+}
+
+/// `text` with control characters (a NUL in a certificate name, say) escaped.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 impl fmt::Display for Error {

@@ -715,6 +715,9 @@ fn nul_in_san() {
         }
         other => panic!("{other:?}: {err:?}"),
     }
+    // The peer's NUL never reaches a log line raw.
+    let text = err.to_string();
+    assert!(!text.contains('\0'), "{text:?}");
 }
 
 #[test]
@@ -780,4 +783,8 @@ fn big_certificate_message() {
         server.output()
     );
     assert!(start.elapsed() < STEP, "took {:?}", start.elapsed());
+    assert!(
+        err.to_string().contains("larger than rustls accepts"),
+        "{err}"
+    );
 }
