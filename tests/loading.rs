@@ -502,7 +502,10 @@ fn encrypted_key_pem_asks_for_a_password() {
 #[test]
 fn malformed_pkcs12_and_encrypted_keys_are_load_errors() {
     let pki = Pki::new();
-    expect_err(Identity::from_pkcs12(b"\x30\x00", "secret"), ErrorKind::Load);
+    expect_err(
+        Identity::from_pkcs12(b"\x30\x00", "secret"),
+        ErrorKind::Load,
+    );
     let dir = TempDir::new("malformed_pkcs12_and_encrypted_keys_are_load_errors");
     let p12 = dir.write("id.p12", b"\x30\x00");
     let msg = expect_err(Identity::from_pkcs12_file(&p12, "secret"), ErrorKind::Load);
