@@ -114,7 +114,17 @@ const BUILTIN: &[(&str, u16)] = &[
 ];
 
 impl Port {
-    /// The port number.
+    /// The port number, looking a service name up.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`] for a number out of range (above 65535) or an unknown
+    /// service name.
+    ///
+    /// ```
+    /// assert_eq!(tlsport::Port::from("imaps").number()?, 993);
+    /// # Ok::<(), tlsport::Error>(())
+    /// ```
     pub fn number(&self) -> Result<u16> {
         let name = match &self.spec {
             Spec::Number(n) => return Ok(*n),

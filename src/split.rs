@@ -87,6 +87,48 @@ impl<S> TlsStream<S> {
     /// Closing the [`WriteHalf`] sends `close_notify` (and a FIN on TCP) while the
     /// [`ReadHalf`] keeps reading until the peer closes. Dropping one half leaves the
     /// other working. [`ReadHalf::reunite`] puts them back together.
+    ///
+    /// # Examples
+    ///
+    /// Echo in one task while another sends, here joined in one future:
+    ///
+    /// ```
+    /// # fn main() -> tlsport::Result<()> {
+    /// # let cert = rcgen::generate_simple_self_signed(["localhost".to_owned()]).unwrap();
+    /// # let id = tlsport::Identity::from_pem(cert.cert.pem().as_bytes(), cert.signing_key.serialize_pem().as_bytes())?;
+    /// # let acceptor = tlsport::Acceptor::new(tlsport::Policy::new().identity(id.clone()))?;
+    /// # let connector = tlsport::Connector::new(tlsport::Policy::new().ca_bundle(tlsport::CaBundle::Empty).add_root_certificate(id.chain()[0].clone()))?;
+    /// use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
+    ///
+    /// future::block_on(async {
+    ///     let (a, b) = tlsport::duplex(16 * 1024);
+    ///     let (client, server) =
+    ///         future::zip(connector.connect_with("localhost", a), acceptor.accept(b)).await;
+    ///     let (mut read, mut write) = client?.split();
+    ///     let mut server = server?;
+    ///     let sender = async {
+    ///         write.write_all(b"ping").await?;
+    ///         write.close().await // close_notify; `read` keeps working
+    ///     };
+    ///     let receiver = async {
+    ///         let mut reply = [0; 4];
+    ///         read.read_exact(&mut reply).await.map(|()| reply)
+    ///     };
+    ///     let echo = async {
+    ///         let mut got = [0; 4];
+    ///         server.read_exact(&mut got).await?;
+    ///         server.write_all(&got).await?;
+    ///         server.flush().await
+    ///     };
+    ///     let ((sent, reply), echoed) = future::zip(future::zip(sender, receiver), echo).await;
+    ///     sent?;
+    ///     echoed?;
+    ///     assert_eq!(&reply?, b"ping");
+    ///     assert!(read.reunite(write).is_ok());
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub fn split(self) -> (ReadHalf<S>, WriteHalf<S>) {
         let shared = Shared::new(self);
         (
