@@ -140,6 +140,7 @@ mod encrypted_key;
 mod error;
 mod handshake;
 mod identity;
+mod inflight;
 mod io;
 mod listener;
 mod net;

@@ -16,6 +16,7 @@ use futures_lite::Stream;
 
 use crate::acceptor::Acceptor;
 use crate::error::{Error, ErrorKind, Result};
+use crate::inflight::InFlight;
 use crate::net::{Port, bare_host, resolve};
 use crate::stream::TlsStream;
 
@@ -29,10 +30,18 @@ const EVICT_AFTER: Duration = Duration::from_secs(1);
 type Handshake = Pin<Box<dyn Future<Output = (SocketAddr, Result<TlsStream<TcpStream>>)> + Send>>;
 
 /// A handshake in flight and when it started.
-struct InFlight {
+struct Handshaking {
     started: Instant,
     peer: SocketAddr,
     handshake: Handshake,
+}
+
+impl Future for Handshaking {
+    type Output = (SocketAddr, Result<TlsStream<TcpStream>>);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.handshake.as_mut().poll(cx)
+    }
 }
 
 /// A TLS server socket, from [`Acceptor::bind`].
@@ -67,7 +76,7 @@ pub struct Listener {
 }
 
 struct State {
-    handshakes: Vec<InFlight>,
+    handshakes: InFlight<Handshaking>,
     max_handshakes: usize,
     backoff: Option<Timer>,
     /// When the oldest handshake of a full listener may be evicted.
@@ -93,7 +102,7 @@ impl Listener {
                         acceptor,
                         tcp,
                         state: Mutex::new(State {
-                            handshakes: Vec::new(),
+                            handshakes: InFlight::new(),
                             max_handshakes: DEFAULT_MAX_HANDSHAKES,
                             backoff: None,
                             evict_at: None,
@@ -172,18 +181,11 @@ impl Listener {
             self.poll_new_connections(&mut state, cx)?;
             let was_full = state.handshakes.len() >= state.max_handshakes;
             let mut finished = false;
-            let mut i = 0;
-            while i < state.handshakes.len() {
-                match state.handshakes[i].handshake.as_mut().poll(cx) {
-                    Poll::Pending => i += 1,
-                    Poll::Ready((peer, result)) => {
-                        drop(state.handshakes.swap_remove(i));
-                        finished = true;
-                        match result {
-                            Ok(stream) => return Poll::Ready(Ok((stream, peer))),
-                            Err(err) => log::info!("tls handshake with {peer} failed: {err}"),
-                        }
-                    }
+            while let Poll::Ready((peer, result)) = state.handshakes.poll_next(cx) {
+                finished = true;
+                match result {
+                    Ok(stream) => return Poll::Ready(Ok((stream, peer))),
+                    Err(err) => log::info!("tls handshake with {peer} failed: {err}"),
                 }
             }
             // Failed handshakes freed slots that new connections may be waiting for.
@@ -217,7 +219,7 @@ impl Listener {
                             evict_oldest(state);
                         }
                         let acceptor = self.acceptor.clone();
-                        state.handshakes.push(InFlight {
+                        state.handshakes.insert(Handshaking {
                             started: Instant::now(),
                             peer,
                             handshake: Box::pin(
@@ -246,7 +248,7 @@ impl Listener {
     /// Whether the oldest handshake of a full listener may give its place up now; if not
     /// yet, a timer wakes the listener when it may.
     fn poll_evictable(&self, state: &mut State, cx: &mut Context<'_>) -> bool {
-        let Some(oldest) = state.handshakes.iter().map(|h| h.started).min() else {
+        let Some(oldest) = state.handshakes.min_key(|h| h.started) else {
             return false;
         };
         let when = oldest + EVICT_AFTER;
@@ -266,13 +268,7 @@ impl Listener {
 
 /// Drops the oldest handshake in flight, to make room.
 fn evict_oldest(state: &mut State) {
-    if let Some((i, _)) = state
-        .handshakes
-        .iter()
-        .enumerate()
-        .min_by_key(|(_, h)| h.started)
-    {
-        let evicted = state.handshakes.swap_remove(i);
+    if let Some(evicted) = state.handshakes.remove_min_by_key(|h| h.started) {
         log::info!(
             "tls handshake with {} dropped after {:?}: the listener is full and a new \
              connection is waiting",
