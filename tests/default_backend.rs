@@ -31,5 +31,7 @@ fn set_default_backend_returns_the_previous_one_and_refuses_missing_ones() {
             );
         }
     }
-    assert_eq!(set_default_backend(first).unwrap(), default_backend());
+    let last = default_backend();
+    assert_eq!(set_default_backend(first).unwrap(), last);
+    assert_eq!(default_backend(), first);
 }
