@@ -222,19 +222,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
                 Poll::Pending => true,
             };
             if !self.conn.is_handshaking() {
-                return if write_pending {
+                // A TLS 1.3 server has only session tickets left to send: they go out
+                // with its next read or write, so a peer that reads nothing until it has
+                // written cannot hold the handshake up. Anything else (a Finished) must
+                // be out before the handshake counts as done.
+                let only_tickets = matches!(self.conn, Connection::Server(_))
+                    && self.conn.protocol_version() == Some(ProtocolVersion::TLSv1_3);
+                return if write_pending && !only_tickets {
                     Poll::Pending
                 } else {
                     Poll::Ready(Ok(()))
                 };
             }
-            if !self.conn.wants_read() {
-                if write_pending {
-                    return Poll::Pending;
-                }
+            if !self.conn.wants_read() && !write_pending {
                 // rustls neither writes nor reads yet is mid-handshake: never spin on it.
                 return Poll::Ready(Err(io::Error::other("the TLS handshake stalled")));
             }
+            // Read even when rustls would rather finish writing first: with little
+            // buffering between us, the peer may be blocked writing to us, and if neither
+            // side reads until its own flight is out, neither ever finishes.
             match self.poll_read_tls(cx)? {
                 Poll::Ready(true) => continue,
                 Poll::Ready(false) => {
@@ -256,13 +262,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
         let n = self.conn.read_tls(&mut data)?;
         self.readahead.consume(n);
         self.process(cx)?;
+        self.push_pending(cx);
+        Ok(())
+    }
+
+    /// Sends what rustls has queued, without waiting; errors and backpressure here are
+    /// the write side's to report.
+    fn push_pending(&mut self, cx: &mut Context<'_>) {
         if self.conn.wants_write() && !self.io_closed {
-            // Errors and backpressure here are the write side's to report.
             if let Poll::Ready(Ok(())) = self.poll_write_tls(cx) {
                 let _ = self.poll_flush_io(cx);
             }
         }
-        Ok(())
     }
 
     /// Processes what rustls has read; on failure sends rustls's alert without waiting.
@@ -340,6 +351,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
             if filled > 0 {
                 return Poll::Ready(Ok(filled));
             }
+            // About to wait for the peer: first send what rustls still holds (session
+            // tickets, a KeyUpdate reply), which the peer may be waiting for.
+            self.push_pending(cx);
             if ready!(self.readahead.poll_fill(&mut self.io, cx))? == 0 {
                 // Tell rustls about the EOF, so it can tell truncation from close_notify.
                 self.read_eof = true;

@@ -1137,3 +1137,34 @@ fn vectored_writes_on_the_stream_arrive_intact() {
         );
     });
 }
+
+// With only a few bytes of buffering between the peers, both can have a handshake flight
+// waiting to go out at once. rustls prefers to finish writing before it reads; a driver
+// that only reads when rustls "wants" to deadlocks here (found by the stream_ops fuzz
+// target), since each side waits for the other to read.
+#[test]
+fn handshake_through_a_few_bytes_of_buffering() {
+    let pki = Pki::new();
+    let (connector, acceptor) = (pki.connector(), pki.acceptor());
+    for buffer in 1..=8 {
+        run(20, async {
+            let (c, s) = tlsport::duplex(buffer);
+            let (c, s) =
+                future::zip(connector.connect_with("localhost", c), acceptor.accept(s)).await;
+            let (mut c, mut s) = (c.unwrap(), s.unwrap());
+            // With pipes this small, the writer's flush needs the reader at the same time.
+            let mut got = [0; 10];
+            let (sent, read) = future::zip(
+                async {
+                    c.write_all(b"tiny pipes").await?;
+                    c.flush().await
+                },
+                s.read_exact(&mut got),
+            )
+            .await;
+            sent.unwrap();
+            read.unwrap();
+            assert_eq!(&got, b"tiny pipes", "buffer {buffer}");
+        });
+    }
+}
