@@ -84,6 +84,9 @@
 //!   Android (with its revocation and policy checks) and webpki over the system's roots
 //!   elsewhere, so results can differ between platforms.
 //!
+//! - Handshake and connect deadlines are kept by one helper thread, `tlsport-deadlines`,
+//!   started at the first deadline; it sleeps until a deadline is due. (An async-io
+//!   timer per handshake would wake the reactor twice per handshake.)
 //! - Dropping a [`TlsStream`] sends no `close_notify`; only `close()` does. A
 //!   [`Listener`]'s handshakes make progress only while its `accept` is polled.
 //!
