@@ -471,7 +471,12 @@ fn root_before_intermediate() {
 
 #[test]
 fn good_chain_both_versions() {
-    for (flag, version) in [("-tls1_2", Version::Tls12), ("-tls1_3", Version::Tls13)] {
+    for version in versions() {
+        let flag = match version {
+            Version::Tls12 => "-tls1_2",
+            Version::Tls13 => "-tls1_3",
+            other => unreachable!("{other:?}"),
+        };
         let (server, port) = s_server("server.pem", Some("int-ca.pem"), &[flag]);
         let connector = connector();
         run(15, async {

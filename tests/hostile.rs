@@ -12,7 +12,10 @@ mod common;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream as StdTcp};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
+#[cfg(feature = "tls12")]
+use std::process::ChildStdin;
+use std::process::{Child, Command, Stdio};
+#[cfg(feature = "tls12")]
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, Once, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread;
@@ -249,6 +252,7 @@ struct EchoServer {
     stop: Option<smol::channel::Sender<()>>,
     thread: Option<thread::JoinHandle<()>>,
     /// How each served connection ended: bytes echoed, or the error.
+    #[cfg_attr(not(feature = "tls12"), allow(dead_code))]
     outcomes: Outcomes,
 }
 
@@ -668,12 +672,14 @@ fn transfer(
 // ---------------------------------------------------------------------------------------
 
 /// An `openssl` child with its stdout and stderr collected, killed (by PID) on drop.
+#[cfg(feature = "tls12")]
 struct OpenSsl {
     child: Child,
     stdin: Option<ChildStdin>,
     output: Arc<Mutex<String>>,
 }
 
+#[cfg(feature = "tls12")]
 impl OpenSsl {
     fn spawn(args: &[&str]) -> OpenSsl {
         let mut child = Command::new("openssl")
@@ -740,6 +746,7 @@ impl OpenSsl {
     }
 }
 
+#[cfg(feature = "tls12")]
 impl Drop for OpenSsl {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -748,10 +755,12 @@ impl Drop for OpenSsl {
 }
 
 /// The PKI's server certificate, key and root as PEM files in a fresh folder.
+#[cfg(feature = "tls12")]
 struct PemFiles {
     dir: PathBuf,
 }
 
+#[cfg(feature = "tls12")]
 impl PemFiles {
     fn new(pki: &Pki) -> PemFiles {
         static N: AtomicUsize = AtomicUsize::new(0);
@@ -772,6 +781,7 @@ impl PemFiles {
     }
 }
 
+#[cfg(feature = "tls12")]
 impl Drop for PemFiles {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -1189,7 +1199,7 @@ fn a_reset_mid_transfer_is_an_io_error_after_an_exact_prefix() {
 fn eof_in_the_middle_of_a_record_is_unexpected_eof_after_an_exact_prefix() {
     let _g = shared();
     let pki = Pki::new();
-    for version in [Version::Tls13, Version::Tls12] {
+    for version in versions() {
         for reader in [Reader::Client, Reader::Server] {
             let t = transfer(&pki, reader, version, &["cut", "12000"], big_chunks());
             let what = format!("cut, {version:?}, {reader:?} reading");
@@ -1213,7 +1223,7 @@ fn eof_in_the_middle_of_a_record_is_unexpected_eof_after_an_exact_prefix() {
 fn a_flipped_bit_after_the_handshake_never_yields_altered_plaintext() {
     let _g = shared();
     let pki = Pki::new();
-    for version in [Version::Tls13, Version::Tls12] {
+    for version in versions() {
         for reader in [Reader::Client, Reader::Server] {
             for offset in ["12000", "20000"] {
                 let t = transfer(&pki, reader, version, &["flip", offset], big_chunks());
@@ -1242,7 +1252,7 @@ fn a_flipped_bit_in_the_handshake_fails_it_and_the_listener_serves_on() {
     let server = EchoServer::start(
         Acceptor::new(pki.server_policy().handshake_timeout(Some(secs(2)))).unwrap(),
     );
-    for version in [Version::Tls13, Version::Tls12] {
+    for version in versions() {
         // No resumption: a full handshake every time, so every offset is inside it.
         let connector = Connector::new(
             pki.client_policy()
@@ -1281,7 +1291,7 @@ fn a_forged_alert_during_the_handshake_is_a_tls_error() {
     let server = EchoServer::start(
         Acceptor::new(pki.server_policy().handshake_timeout(Some(secs(2)))).unwrap(),
     );
-    for version in [Version::Tls13, Version::Tls12] {
+    for version in versions() {
         let connector = Connector::new(pki.client_policy().protocol_versions(&[version])).unwrap();
         for alert in [FATAL_ALERT, CLOSE_NOTIFY] {
             let proxy = Proxy::start(server.addr.port(), &["inject", alert]);
@@ -1312,7 +1322,7 @@ fn a_forged_alert_after_the_handshake_is_an_error_not_an_end() {
     let _g = shared();
     let pki = Pki::new();
     let chunks: Vec<Vec<u8>> = (0..40).map(|i| pattern(1000, i)).collect();
-    for version in [Version::Tls13, Version::Tls12] {
+    for version in versions() {
         for reader in [Reader::Client, Reader::Server] {
             for alert in [FATAL_ALERT, CLOSE_NOTIFY] {
                 // Record 20 is well after the handshake's last record (at most 10 here)
@@ -1396,6 +1406,7 @@ fn a_real_alert_after_the_handshake_is_a_tls_error_and_the_listener_serves_on() 
 // Renegotiation (TLS 1.2), against OpenSSL
 // =======================================================================================
 
+#[cfg(feature = "tls12")]
 #[test]
 fn renegotiation_from_an_openssl_server_is_refused() {
     let _g = shared();
@@ -1482,6 +1493,7 @@ fn renegotiation_from_an_openssl_server_is_refused() {
     }
 }
 
+#[cfg(feature = "tls12")]
 #[test]
 fn renegotiation_from_an_openssl_client_is_refused_and_the_listener_serves_on() {
     let _g = shared();

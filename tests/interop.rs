@@ -419,6 +419,7 @@ fn s_server_tls13_ecdsa() {
     www_case(Version::Tls13, "server.pem", "server.key", "ECDSA");
 }
 
+#[cfg(feature = "tls12")]
 #[test]
 fn s_server_tls12_ecdsa() {
     www_case(Version::Tls12, "server.pem", "server.key", "ECDSA");
@@ -429,6 +430,7 @@ fn s_server_tls13_rsa() {
     www_case(Version::Tls13, "server-rsa.pem", "server-rsa.key", "RSA");
 }
 
+#[cfg(feature = "tls12")]
 #[test]
 fn s_server_tls12_rsa() {
     www_case(Version::Tls12, "server-rsa.pem", "server-rsa.key", "RSA");
@@ -444,6 +446,7 @@ fn s_server_tls13_ed25519() {
     );
 }
 
+#[cfg(feature = "tls12")]
 #[test]
 fn s_server_tls12_ed25519() {
     // TLS 1.2 has no Ed25519 suites of its own: EdDSA certificates use the ECDSA ones.
@@ -554,6 +557,7 @@ fn s_server_client_cert_pem_tls13() {
     client_cert_accepted(id, Version::Tls13);
 }
 
+#[cfg(feature = "tls12")]
 #[test]
 fn s_server_client_cert_pem_tls12() {
     let id = Identity::from_pem_files(pki_file("client.pem"), pki_file("client.key")).unwrap();
@@ -573,8 +577,9 @@ fn s_server_client_cert_pkcs12() {
         }
     };
     assert_eq!(id.chain().first(), Some(&leaf_der("client.pem")));
-    client_cert_accepted(id.clone(), Version::Tls13);
-    client_cert_accepted(id, Version::Tls12);
+    for version in versions() {
+        client_cert_accepted(id.clone(), version);
+    }
 }
 
 #[test]
@@ -612,6 +617,7 @@ fn s_server_client_cert_missing_tls13() {
     });
 }
 
+#[cfg(feature = "tls12")]
 #[test]
 fn s_server_client_cert_missing_tls12() {
     let mut flags = REQUIRE_CLIENT_CERT.to_vec();
@@ -850,6 +856,7 @@ fn curl_tls13() {
     assert_eq!(served.client_certs, 0);
 }
 
+#[cfg(feature = "tls12")]
 #[test]
 fn curl_tls12_only() {
     let server = HttpServer::start(server_policy());
@@ -885,7 +892,11 @@ fn curl_client_certs_required() {
     let server = HttpServer::start(mtls_server_policy());
     let pem = ["--cert", "client.pem", "--key", "client.key"];
     let mut n = 0;
-    for version in [&["--tlsv1.3"][..], &["--tlsv1.2", "--tls-max", "1.2"][..]] {
+    let mut curl_versions = vec![&["--tlsv1.3"][..]];
+    if cfg!(feature = "tls12") {
+        curl_versions.push(&["--tlsv1.2", "--tls-max", "1.2"]);
+    }
+    for version in curl_versions {
         let mut with_cert = version.to_vec();
         with_cert.extend_from_slice(&pem);
         n += 1;
@@ -1042,6 +1053,7 @@ fn s_client_tls13() {
     s_client_case("-tls1_3", Version::Tls13);
 }
 
+#[cfg(feature = "tls12")]
 #[test]
 fn s_client_tls12() {
     s_client_case("-tls1_2", Version::Tls12);
@@ -1128,6 +1140,7 @@ fn s_server_key_update() {
     });
 }
 
+#[cfg(feature = "tls12")]
 #[test]
 fn s_server_renegotiation_request() {
     let (mut server, port) = s_server_with("server.pem", "server.key", &["-tls1_2", "-msg"], true);
@@ -1264,6 +1277,7 @@ fn s_server_truncation_tls13() {
     truncation_case(Version::Tls13);
 }
 
+#[cfg(feature = "tls12")]
 #[test]
 fn s_server_truncation_tls12() {
     truncation_case(Version::Tls12);
