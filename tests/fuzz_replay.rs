@@ -1,0 +1,131 @@
+//! Replays every seed of `fuzz/corpus/<target>/` and every crash input of
+//! `fuzz/artifacts/<target>/` through the fuzz targets' own logic, so stable CI guards
+//! them. The logic is the fuzz crate's `fuzz/src/logic.rs`, included here (the root
+//! package cannot depend on the fuzz crate, which depends on tlsport).
+
+#[allow(dead_code, unreachable_pub)]
+#[path = "../fuzz/src/logic.rs"]
+mod logic;
+
+use std::path::{Path, PathBuf};
+
+fn fuzz_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
+}
+
+/// The files of `fuzz/corpus/<target>/` and `fuzz/artifacts/<target>/`, sorted.
+fn inputs(target: &str) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for kind in ["corpus", "artifacts"] {
+        let Ok(entries) = std::fs::read_dir(fuzz_dir().join(kind).join(target)) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            let hidden = path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+            if path.is_file() && !hidden {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Inputs of `fuzz/artifacts/known-open.txt`: crashes found and kept whose fix is not
+/// in yet. Each line is `<target>/<file>`, then a description; `#` starts a comment.
+fn known_open() -> Vec<String> {
+    let text =
+        std::fs::read_to_string(fuzz_dir().join("artifacts/known-open.txt")).unwrap_or_default();
+    text.lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|word| !word.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Runs `run` on every input of `target`, naming the input that panics. An input listed
+/// in `known-open.txt` must still panic (so the list cannot go stale): once its bug is
+/// fixed, this fails until the line is removed.
+fn replay(target: &str, run: fn(&[u8])) {
+    let files = inputs(target);
+    assert!(
+        !files.is_empty(),
+        "no seed in fuzz/corpus/{target}: the corpus is missing"
+    );
+    let open = known_open();
+    for path in &files {
+        let name = format!("{target}/{}", path.file_name().unwrap().to_string_lossy());
+        let data = std::fs::read(path).unwrap();
+        let result = std::panic::catch_unwind(|| run(&data));
+        match (result, open.contains(&name)) {
+            (Ok(()), false) => {}
+            (Err(_), true) => eprintln!("{name}: still crashes (known open bug)"),
+            (Ok(()), true) => panic!(
+                "{name} no longer crashes: remove it from fuzz/artifacts/known-open.txt \
+                 (and its skip in fuzz/src/logic.rs)"
+            ),
+            (Err(panic), false) => {
+                eprintln!("fuzz input {} panicked", path.display());
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
+}
+
+#[test]
+fn client_handshake() {
+    replay("client_handshake", logic::run_client_handshake);
+}
+
+#[test]
+fn server_handshake() {
+    replay("server_handshake", logic::run_server_handshake);
+}
+
+#[test]
+fn stream_ops() {
+    replay("stream_ops", logic::run_stream_ops);
+}
+
+#[test]
+fn load_identity() {
+    replay("load_identity", logic::run_load_identity);
+}
+
+#[test]
+fn host_port() {
+    replay("host_port", logic::run_host_port);
+}
+
+/// A few fixed inputs besides the files, so the logic stays exercised even with an
+/// emptied corpus.
+#[test]
+fn built_in_inputs() {
+    for data in [
+        &b""[..],
+        b"\x04",
+        b"\x01\x04\x00\x01\x02\x03\x16\x03\x01\x00\x05hello",
+    ] {
+        logic::run_client_handshake(data);
+        logic::run_server_handshake(data);
+        logic::run_stream_ops(data);
+        logic::run_load_identity(data);
+        logic::run_host_port(data);
+    }
+}
+
+/// Writes the seed corpus: real flights captured between a tlsport client and server,
+/// plus small hand-made seeds. Run by hand when the input formats change:
+/// `cargo test --test fuzz_replay -- --ignored write_seed_corpus`.
+#[test]
+#[ignore = "writes fuzz/corpus; run by hand"]
+fn write_seed_corpus() {
+    for (target, name, data) in logic::seed_corpus() {
+        let dir = fuzz_dir().join("corpus").join(target);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(name), data).unwrap();
+    }
+}
