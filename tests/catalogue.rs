@@ -4,23 +4,18 @@
 //! chains), the bad ones refused as `ErrorKind::Certificate` with the cause, and the
 //! oversized one refused as a typed error without a hang.
 //!
-//! Every s_server lives in a [`Peer`] guard that kills and reaps it by PID on drop (panics
-//! included); its output is captured and goes into assertion messages. Every wait is
+//! Every s_server lives in a [`Peer`] guard (`tests/common/peer.rs`) that kills and reaps
+//! it by PID on drop (panics included); its output is captured and goes into assertion messages. Every wait is
 //! bounded. The cases are separate tests, so the harness runs them in parallel.
 
 mod common;
 use common::*;
 
-use std::future::Future;
-use std::io::Read;
-use std::net::{SocketAddr, TcpListener as StdTcpListener, TcpStream as StdTcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::{self, JoinHandle};
+use std::net::TcpListener as StdTcpListener;
 use std::time::{Duration, Instant};
 
-use async_io::Timer;
-use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
+use common::peer::*;
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use tlsport::pki_types::pem::PemObject;
 use tlsport::pki_types::{CertificateDer, ServerName};
 use tlsport::rustls::{CertificateError, ExtendedKeyPurpose};
@@ -30,169 +25,20 @@ use tlsport::{Connector, ErrorKind, TcpStream, TlsStream, Version};
 // s_server processes
 // ---------------------------------------------------------------------------------------
 
-type Buffer = Arc<Mutex<Vec<u8>>>;
-
-fn text(buf: &Buffer) -> String {
-    String::from_utf8_lossy(&buf.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
+/// `openssl s_server -www -cert CERT -key server.key [-cert_chain CHAIN] extra...` on
+/// loopback `ip`, ready for connections.
+fn www_on(ip: &str, cert: &str, chain: Option<&str>, extra: &[&str]) -> (Peer, u16) {
+    let mut args = vec!["-www", "-cert", cert, "-key", "server.key"];
+    if let Some(chain) = chain {
+        args.extend(["-cert_chain", chain]);
+    }
+    args.extend_from_slice(extra);
+    s_server_on(ip, &args, false)
 }
 
-fn drain(mut from: impl Read + Send + 'static, into: Buffer) -> JoinHandle<()> {
-    thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        loop {
-            match from.read(&mut buf) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => into
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .extend_from_slice(&buf[..n]),
-            }
-        }
-    })
-}
-
-/// A child process with captured output, killed and reaped (by PID) when dropped.
-struct Peer {
-    command: String,
-    child: Child,
-    stdout: Buffer,
-    stderr: Buffer,
-    readers: Vec<JoinHandle<()>>,
-}
-
-impl Peer {
-    /// Starts `program args` in the PKI folder (file names are relative to it).
-    fn spawn(program: &str, args: &[String]) -> Peer {
-        let command = format!("{program} {}", args.join(" "));
-        let mut child = Command::new(program)
-            .args(args)
-            .current_dir(openssl_pki())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start `{command}`: {e}"));
-        let (stdout, stderr) = (Buffer::default(), Buffer::default());
-        let readers = vec![
-            drain(child.stdout.take().unwrap(), stdout.clone()),
-            drain(child.stderr.take().unwrap(), stderr.clone()),
-        ];
-        Peer {
-            command,
-            child,
-            stdout,
-            stderr,
-            readers,
-        }
-    }
-
-    fn stdout(&self) -> String {
-        text(&self.stdout)
-    }
-
-    /// Everything known about the process, for assertion messages.
-    fn output(&self) -> String {
-        format!(
-            "\n$ {}\n--- stdout ---\n{}\n--- stderr ---\n{}\n---",
-            self.command,
-            self.stdout(),
-            text(&self.stderr)
-        )
-    }
-
-    fn exited(&mut self) -> bool {
-        self.child.try_wait().expect("try_wait").is_some()
-    }
-
-    /// Waits at most `limit` for the process to exit and its output to be read.
-    fn wait(&mut self, limit: Duration) -> std::process::ExitStatus {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                for reader in self.readers.drain(..) {
-                    let _ = reader.join();
-                }
-                return status;
-            }
-            assert!(
-                start.elapsed() < limit,
-                "the peer did not exit within {limit:?}{}",
-                self.output()
-            );
-            thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A port on `ip` that was free a moment ago.
-fn free_port(ip: &str) -> u16 {
-    StdTcpListener::bind((ip, 0))
-        .and_then(|l| l.local_addr())
-        .expect("bind port 0")
-        .port()
-}
-
-/// Waits (at most 10 s) until `server` has printed ACCEPT and takes TCP connections on
-/// `addr`. False if it exited first (its port taken meanwhile, say).
-fn ready(server: &mut Peer, addr: SocketAddr) -> bool {
-    let start = Instant::now();
-    loop {
-        if server.exited() {
-            return false;
-        }
-        if server.stdout().contains("ACCEPT")
-            && StdTcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
-        {
-            return true;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "s_server not ready within 10 s{}",
-            server.output()
-        );
-        thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// `openssl s_server -www -accept IP:PORT -cert CERT -key server.key [-cert_chain CHAIN]
-/// extra...` on loopback `ip`, ready for connections.
-fn s_server_on(ip: &str, cert: &str, chain: Option<&str>, extra: &[&str]) -> (Peer, u16) {
-    let mut last = String::new();
-    for _ in 0..3 {
-        let port = free_port(ip);
-        let addr = SocketAddr::new(ip.parse().unwrap(), port);
-        let mut args = vec![
-            "s_server".to_owned(),
-            "-www".to_owned(),
-            "-accept".to_owned(),
-            addr.to_string(),
-            "-cert".to_owned(),
-            cert.to_owned(),
-            "-key".to_owned(),
-            "server.key".to_owned(),
-        ];
-        if let Some(chain) = chain {
-            args.extend(["-cert_chain".to_owned(), chain.to_owned()]);
-        }
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let mut server = Peer::spawn("openssl", &args);
-        if ready(&mut server, addr) {
-            return (server, port);
-        }
-        last = server.output();
-    }
-    panic!("s_server exited before it was ready, three times{last}");
-}
-
-fn s_server(cert: &str, chain: Option<&str>, extra: &[&str]) -> (Peer, u16) {
-    s_server_on("127.0.0.1", cert, chain, extra)
+/// [`www_on`] 127.0.0.1.
+fn www(cert: &str, chain: Option<&str>, extra: &[&str]) -> (Peer, u16) {
+    www_on("127.0.0.1", cert, chain, extra)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -200,14 +46,6 @@ fn s_server(cert: &str, chain: Option<&str>, extra: &[&str]) -> (Peer, u16) {
 // ---------------------------------------------------------------------------------------
 
 const STEP: Duration = Duration::from_secs(5);
-
-async fn within<T>(limit: Duration, fut: impl Future<Output = T>) -> Option<T> {
-    future::or(async { Some(fut.await) }, async {
-        Timer::after(limit).await;
-        None
-    })
-    .await
-}
 
 fn connector() -> Connector {
     Connector::new(openssl_client_policy()).expect("client policy")
@@ -263,7 +101,7 @@ fn der(file: &str) -> CertificateDer<'static> {
 /// Serves `cert` (+ `chain`) and expects a handshake as `name` to succeed, the served leaf
 /// to be the peer's first certificate, and the page to arrive.
 fn accepted(cert: &str, chain: Option<&str>, name: &str) -> Vec<CertificateDer<'static>> {
-    let (server, port) = s_server(cert, chain, &[]);
+    let (server, port) = www(cert, chain, &[]);
     let connector = connector();
     run(15, async {
         let mut tls = handshake(&connector, name, port, &server)
@@ -279,7 +117,7 @@ fn accepted(cert: &str, chain: Option<&str>, name: &str) -> Vec<CertificateDer<'
 /// Serves `cert` (+ `chain`, + `extra` s_server flags) and expects a handshake as `name`
 /// to fail with [`ErrorKind::Certificate`]; returns the error.
 fn refused(cert: &str, chain: Option<&str>, extra: &[&str], name: &str) -> tlsport::Error {
-    let (server, port) = s_server(cert, chain, extra);
+    let (server, port) = www(cert, chain, extra);
     let connector = connector();
     let err = run(15, async {
         match handshake(&connector, name, port, &server).await {
@@ -348,7 +186,7 @@ fn good_chain_by_name() {
 
 #[test]
 fn good_chain_by_ipv4() {
-    let (server, port) = s_server("server.pem", Some("int-ca.pem"), &[]);
+    let (server, port) = www("server.pem", Some("int-ca.pem"), &[]);
     let connector = connector();
     run(15, async {
         let mut tls = within(STEP, connector.connect("127.0.0.1", port))
@@ -367,7 +205,7 @@ fn good_chain_by_ipv6() {
         eprintln!("skipped: no IPv6 loopback on this machine");
         return;
     }
-    let (server, port) = s_server_on("::1", "server.pem", Some("int-ca.pem"), &[]);
+    let (server, port) = www_on("::1", "server.pem", Some("int-ca.pem"), &[]);
     let connector = connector();
     run(15, async {
         for host in ["::1", "[::1]"] {
@@ -401,7 +239,7 @@ fn ip_not_in_the_certificate() {
 
 #[test]
 fn wildcard_one_label_deep() {
-    let (server, port) = s_server("wildcard.pem", Some("int-ca.pem"), &[]);
+    let (server, port) = www("wildcard.pem", Some("int-ca.pem"), &[]);
     run(15, async {
         // connect_with over a TCP stream made here: the name is verified and sent as SNI.
         let connector = connector();
@@ -477,7 +315,7 @@ fn good_chain_both_versions() {
             Version::Tls13 => "-tls1_3",
             other => unreachable!("{other:?}"),
         };
-        let (server, port) = s_server("server.pem", Some("int-ca.pem"), &[flag]);
+        let (server, port) = www("server.pem", Some("int-ca.pem"), &[flag]);
         let connector = connector();
         run(15, async {
             let mut tls = handshake(&connector, "localhost", port, &server)
@@ -521,35 +359,11 @@ fn untrusted_root() {
 
 #[test]
 fn self_signed_leaf() {
-    let (server, port) = {
-        // selfsigned.pem has its own key.
-        let mut last = String::new();
-        let mut found = None;
-        for _ in 0..3 {
-            let port = free_port("127.0.0.1");
-            let addr = SocketAddr::from(([127, 0, 0, 1], port));
-            let args: Vec<String> = [
-                "s_server",
-                "-www",
-                "-accept",
-                &addr.to_string(),
-                "-cert",
-                "selfsigned.pem",
-                "-key",
-                "selfsigned.key",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-            let mut server = Peer::spawn("openssl", &args);
-            if ready(&mut server, addr) {
-                found = Some((server, port));
-                break;
-            }
-            last = server.output();
-        }
-        found.unwrap_or_else(|| panic!("s_server never ready{last}"))
-    };
+    // selfsigned.pem has its own key.
+    let (server, port) = s_server(
+        &["-www", "-cert", "selfsigned.pem", "-key", "selfsigned.key"],
+        false,
+    );
     let connector = connector();
     let err = run(15, async {
         handshake(&connector, "localhost", port, &server)
@@ -642,24 +456,8 @@ fn openssl_accepts_what_rustls_refuses() {
     // The catalogue's note, checked: OpenSSL's own client takes nosan (CN fallback) and
     // ca-as-leaf, so it is not the oracle for those two; tlsport refuses both above.
     for cert in ["nosan.pem", "ca-as-leaf.pem"] {
-        let (_server, port) = s_server(cert, Some("int-ca.pem"), &[]);
-        let connect = format!("127.0.0.1:{port}");
-        let args: Vec<String> = [
-            "s_client",
-            "-connect",
-            &connect,
-            "-servername",
-            "localhost",
-            "-verify_hostname",
-            "localhost",
-            "-CAfile",
-            "root-ca.pem",
-            "-verify_return_error",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let mut client = Peer::spawn("openssl", &args);
+        let (_server, port) = www(cert, Some("int-ca.pem"), &[]);
+        let mut client = s_client(port, &["-verify_hostname", "localhost"], false);
         let status = client.wait(Duration::from_secs(10));
         assert!(
             client.stdout().contains("Verify return code: 0 (ok)"),
@@ -773,7 +571,7 @@ fn sha1_signature() {
 fn big_certificate_message() {
     // A 132 KB leaf: its Certificate message is over TLS's 64 KiB handshake message
     // limit in rustls. Either refusal is right, as long as it is typed and quick.
-    let (server, port) = s_server("bigcert.pem", Some("int-ca.pem"), &[]);
+    let (server, port) = www("bigcert.pem", Some("int-ca.pem"), &[]);
     let connector = connector();
     let start = Instant::now();
     let err = run(15, async {

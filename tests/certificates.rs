@@ -64,6 +64,23 @@ async fn refused(
     (c, s)
 }
 
+/// For each protocol version, a handshake with a server presenting `leaf` that the client
+/// must refuse as `name` (see [`refused`]); returns the client's errors.
+fn refused_in_every_version(
+    connector: &Connector,
+    leaf: &Pem,
+    name: &str,
+) -> Vec<(Version, tlsport::Error)> {
+    versions()
+        .into_iter()
+        .map(|version| {
+            let acceptor = server_for(leaf, version);
+            let (err, _) = run(20, refused(connector, &acceptor, name));
+            (version, err)
+        })
+        .collect()
+}
+
 /// Sends a little data each way over a finished pair.
 async fn exchange(c: &mut TlsStream<DuplexStream>, s: &mut TlsStream<DuplexStream>) {
     let ((), ()) = future::zip(
@@ -101,25 +118,21 @@ fn expired_certificate_is_rejected() {
     let leaf = expired(&pki.ca);
     let not_after = "2001-01-01 00:00:00 UTC";
     let connector = pki.connector();
-    for version in versions() {
-        let acceptor = server_for(&leaf, version);
-        run(20, async {
-            let (err, _) = refused(&connector, &acceptor, "localhost").await;
-            assert!(
-                matches!(
-                    err.certificate_error(),
-                    Some(CertificateError::Expired | CertificateError::ExpiredContext { .. })
-                ),
-                "{version:?}: {:?}",
-                err.certificate_error()
-            );
-            let message = err.to_string();
-            assert!(message.contains("expired"), "{message}");
-            assert!(
-                message.contains(not_after),
-                "the message should give the expiry time ({not_after}): {message}"
-            );
-        });
+    for (version, err) in refused_in_every_version(&connector, &leaf, "localhost") {
+        assert!(
+            matches!(
+                err.certificate_error(),
+                Some(CertificateError::Expired | CertificateError::ExpiredContext { .. })
+            ),
+            "{version:?}: {:?}",
+            err.certificate_error()
+        );
+        let message = err.to_string();
+        assert!(message.contains("expired"), "{message}");
+        assert!(
+            message.contains(not_after),
+            "the message should give the expiry time ({not_after}): {message}"
+        );
     }
 }
 
@@ -129,27 +142,21 @@ fn not_yet_valid_certificate_is_rejected() {
     let leaf = not_yet_valid(&pki.ca);
     let not_before = "2090-01-01 00:00:00 UTC";
     let connector = pki.connector();
-    for version in versions() {
-        let acceptor = server_for(&leaf, version);
-        run(20, async {
-            let (err, _) = refused(&connector, &acceptor, "localhost").await;
-            assert!(
-                matches!(
-                    err.certificate_error(),
-                    Some(
-                        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. }
-                    )
-                ),
-                "{version:?}: {:?}",
-                err.certificate_error()
-            );
-            let message = err.to_string();
-            assert!(message.contains("not valid until"), "{message}");
-            assert!(
-                message.contains(not_before),
-                "the message should give the start of validity ({not_before}): {message}"
-            );
-        });
+    for (version, err) in refused_in_every_version(&connector, &leaf, "localhost") {
+        assert!(
+            matches!(
+                err.certificate_error(),
+                Some(CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. })
+            ),
+            "{version:?}: {:?}",
+            err.certificate_error()
+        );
+        let message = err.to_string();
+        assert!(message.contains("not valid until"), "{message}");
+        assert!(
+            message.contains(not_before),
+            "the message should give the start of validity ({not_before}): {message}"
+        );
     }
 }
 
@@ -157,31 +164,27 @@ fn not_yet_valid_certificate_is_rejected() {
 fn wrong_host_is_rejected_naming_both_names() {
     let pki = Pki::new();
     let connector = pki.connector();
-    for version in versions() {
-        let acceptor = server_for(&pki.server, version);
-        run(20, async {
-            let (err, _) = refused(&connector, &acceptor, "wrong.example").await;
-            assert!(
-                matches!(
-                    err.certificate_error(),
-                    Some(
-                        CertificateError::NotValidForName
-                            | CertificateError::NotValidForNameContext { .. }
-                    )
-                ),
-                "{version:?}: {:?}",
-                err.certificate_error()
-            );
-            let message = err.to_string();
-            assert!(
-                message.contains("wrong.example"),
-                "the message should name the expected host: {message}"
-            );
-            assert!(
-                message.contains("localhost"),
-                "the message should name the certificate's names: {message}"
-            );
-        });
+    for (version, err) in refused_in_every_version(&connector, &pki.server, "wrong.example") {
+        assert!(
+            matches!(
+                err.certificate_error(),
+                Some(
+                    CertificateError::NotValidForName
+                        | CertificateError::NotValidForNameContext { .. }
+                )
+            ),
+            "{version:?}: {:?}",
+            err.certificate_error()
+        );
+        let message = err.to_string();
+        assert!(
+            message.contains("wrong.example"),
+            "the message should name the expected host: {message}"
+        );
+        assert!(
+            message.contains("localhost"),
+            "the message should name the certificate's names: {message}"
+        );
     }
 }
 
@@ -191,23 +194,19 @@ fn unknown_issuer_is_rejected() {
     let stranger = Ca::new("untrusted test root");
     let leaf = stranger.server();
     let connector = pki.connector();
-    for version in versions() {
-        let acceptor = server_for(&leaf, version);
-        run(20, async {
-            let (err, _) = refused(&connector, &acceptor, "localhost").await;
-            assert!(
-                matches!(
-                    err.certificate_error(),
-                    Some(CertificateError::UnknownIssuer)
-                ),
-                "{version:?}: {:?}",
-                err.certificate_error()
-            );
-            assert!(
-                err.to_string().contains("not issued by a trusted root"),
-                "the message should say why: {err}"
-            );
-        });
+    for (version, err) in refused_in_every_version(&connector, &leaf, "localhost") {
+        assert!(
+            matches!(
+                err.certificate_error(),
+                Some(CertificateError::UnknownIssuer)
+            ),
+            "{version:?}: {:?}",
+            err.certificate_error()
+        );
+        assert!(
+            err.to_string().contains("not issued by a trusted root"),
+            "the message should say why: {err}"
+        );
     }
     // Trusting that CA instead makes the same server acceptable.
     let acceptor = server_for(&leaf, Version::Tls13);
@@ -223,19 +222,15 @@ fn self_signed_is_rejected() {
     let pki = Pki::new();
     let leaf = self_signed();
     let connector = pki.connector();
-    for version in versions() {
-        let acceptor = server_for(&leaf, version);
-        run(20, async {
-            let (err, _) = refused(&connector, &acceptor, "localhost").await;
-            assert!(
-                matches!(
-                    err.certificate_error(),
-                    Some(CertificateError::UnknownIssuer)
-                ),
-                "{version:?}: {:?}",
-                err.certificate_error()
-            );
-        });
+    for (version, err) in refused_in_every_version(&connector, &leaf, "localhost") {
+        assert!(
+            matches!(
+                err.certificate_error(),
+                Some(CertificateError::UnknownIssuer)
+            ),
+            "{version:?}: {:?}",
+            err.certificate_error()
+        );
     }
 }
 

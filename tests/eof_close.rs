@@ -4,12 +4,12 @@
 
 mod common;
 
-use std::io::{self, IoSlice};
+use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 
+use common::scripted::*;
 use common::*;
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
@@ -18,21 +18,6 @@ use tlsport::{Acceptor, Connector, DuplexStream, EofPolicy, ErrorKind, TlsStream
 // ---------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------
-
-/// Both handshakes over arbitrary transports, both expected to succeed.
-async fn pair_over<C, S>(
-    connector: &Connector,
-    acceptor: &Acceptor,
-    c: C,
-    s: S,
-) -> (TlsStream<C>, TlsStream<S>)
-where
-    C: AsyncRead + AsyncWrite + Unpin,
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let (c, s) = future::zip(connector.connect_with("localhost", c), acceptor.accept(s)).await;
-    (c.expect("client handshake"), s.expect("server handshake"))
-}
 
 /// Connector and acceptor with `eof` on both sides.
 fn endpoints(pki: &Pki, eof: EofPolicy) -> (Connector, Acceptor) {
@@ -121,56 +106,6 @@ fn assert_clean_end(results: Vec<io::Result<usize>>, what: &str) {
     }
 }
 
-/// A transport that counts the bytes and calls written through it.
-#[derive(Debug)]
-struct Tap<S> {
-    inner: S,
-    written: Arc<AtomicUsize>,
-    calls: Arc<AtomicUsize>,
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Tap<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Tap<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.calls.fetch_add(1, SeqCst);
-        let n = ready!(Pin::new(&mut self.inner).poll_write(cx, buf))?;
-        self.written.fetch_add(n, SeqCst);
-        Poll::Ready(Ok(n))
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.calls.fetch_add(1, SeqCst);
-        let n = ready!(Pin::new(&mut self.inner).poll_write_vectored(cx, bufs))?;
-        self.written.fetch_add(n, SeqCst);
-        Poll::Ready(Ok(n))
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_close(cx)
-    }
-}
-
 /// What a `Mangle` transport does to the bytes written through it once armed.
 #[derive(Debug, Default)]
 struct MangleState {
@@ -185,30 +120,17 @@ struct MangleState {
 
 /// A transport that, once armed, flips one bit of what it writes, or captures what it
 /// writes instead of sending it.
-#[derive(Debug)]
-struct Mangle<S> {
-    inner: S,
-    state: Arc<Mutex<MangleState>>,
-}
+type Mangle<S> = Scripted<S, Arc<Mutex<MangleState>>>;
 
-impl<S: AsyncRead + Unpin> AsyncRead for Mangle<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Mangle<S> {
+// No `poll_write_vectored`: the default writes the first buffer through `poll_write`.
+impl<S: AsyncRead + AsyncWrite + Unpin> Script<S> for Arc<Mutex<MangleState>> {
     fn poll_write(
-        mut self: Pin<&mut Self>,
+        &mut self,
+        inner: &mut S,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let state = self.state.clone();
-        let mut state = state.lock().unwrap();
+        let mut state = self.lock().unwrap();
         if state.capture {
             state.captured.extend_from_slice(buf);
             return Poll::Ready(Ok(buf.len()));
@@ -219,30 +141,20 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Mangle<S> {
                 data[offset - state.pos] ^= 1 << bit;
             }
         }
-        let n = ready!(Pin::new(&mut self.inner).poll_write(cx, &data))?;
+        let n = ready!(Pin::new(inner).poll_write(cx, &data))?;
         if state.flip.is_some() {
             state.pos += n;
         }
         Poll::Ready(Ok(n))
-    }
-
-    // No `poll_write_vectored`: the default writes the first buffer through `poll_write`.
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_close(cx)
     }
 }
 
 fn mangle<S>(inner: S) -> (Mangle<S>, Arc<Mutex<MangleState>>) {
     let state = Arc::new(Mutex::new(MangleState::default()));
     (
-        Mangle {
+        Scripted {
             inner,
-            state: state.clone(),
+            script: state.clone(),
         },
         state,
     )
@@ -378,18 +290,10 @@ fn write_after_close_fails_and_sends_nothing() {
     let pki = Pki::new();
     let (connector, acceptor) = endpoints(&pki, EofPolicy::Strict);
     run(20, async {
-        let (c, s) = tlsport::duplex(64 * 1024);
-        let written = Arc::new(AtomicUsize::new(0));
-        let calls = Arc::new(AtomicUsize::new(0));
-        let c = Tap {
-            inner: c,
-            written: written.clone(),
-            calls: calls.clone(),
-        };
-        let (mut client, mut server) = pair_over(&connector, &acceptor, c, s).await;
+        let (mut client, mut server, knobs) = probed_pair(&connector, &acceptor).await;
         client.write_all(b"before close").await.unwrap();
         client.close().await.unwrap();
-        let (bytes, ncalls) = (written.load(SeqCst), calls.load(SeqCst));
+        let (bytes, ncalls) = (knobs.written(), knobs.write_calls());
 
         let err = client
             .write(b"after close")
@@ -403,12 +307,12 @@ fn write_after_close_fails_and_sends_nothing() {
         assert_eq!(err.kind(), io::ErrorKind::BrokenPipe, "{err:?}");
         let _ = client.flush().await;
         assert_eq!(
-            written.load(SeqCst),
+            knobs.written(),
             bytes,
             "bytes reached the transport after close"
         );
         assert_eq!(
-            calls.load(SeqCst),
+            knobs.write_calls(),
             ncalls,
             "the transport was written after close"
         );

@@ -9,12 +9,11 @@
 
 mod common;
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream as StdTcp};
-use std::path::PathBuf;
+use std::path::Path;
 #[cfg(feature = "tls12")]
-use std::process::ChildStdin;
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 #[cfg(feature = "tls12")]
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, Once, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -22,6 +21,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use async_io::Timer;
+use common::peer::*;
 use common::*;
 use futures_io::AsyncRead;
 use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
@@ -230,14 +230,6 @@ fn captured_server_hello(pki: &Pki) -> Vec<u8> {
         };
         future::or(read, server).await
     })
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -483,50 +475,29 @@ fn assert_alert_or_nothing(reply: &[u8], what: &str) {
 
 /// `tests/tools/hostile_proxy.py` on a free port, killed (by PID) on drop.
 struct Proxy {
-    child: Child,
+    _process: Peer,
     port: u16,
 }
 
 impl Proxy {
     fn start(target: u16, args: &[&str]) -> Proxy {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tools/hostile_proxy.py");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
         for _ in 0..5 {
-            let port = free_port();
-            let mut child = Command::new("python3")
-                .arg(&script)
-                .arg(port.to_string())
-                .arg(target.to_string())
-                .args(args)
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("python3 runs the hostile proxy");
-            let stdout = child.stdout.take().unwrap();
-            let (tx, rx) = std::sync::mpsc::channel();
-            thread::spawn(move || {
-                let mut line = String::new();
-                let _ = BufReader::new(stdout).read_line(&mut line);
-                let _ = tx.send(line);
-            });
+            let port = free_port("127.0.0.1");
+            let (port_arg, target_arg) = (port.to_string(), target.to_string());
+            let mut full = vec!["tests/tools/hostile_proxy.py", &port_arg, &target_arg];
+            full.extend_from_slice(args);
+            let mut process = Peer::spawn_in(dir, "python3", &full, false);
             // The proxy prints its ready line once it listens (it exits if the port was
             // taken meanwhile: then try another).
-            match rx.recv_timeout(secs(10)) {
-                Ok(line) if line.contains("PROXY READY") => return Proxy { child, port },
-                _ => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                }
+            if process.wait_for("PROXY READY", secs(10)) {
+                return Proxy {
+                    _process: process,
+                    port,
+                };
             }
         }
         panic!("the hostile proxy did not start");
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -671,90 +642,8 @@ fn transfer(
 // OpenSSL's command-line peers
 // ---------------------------------------------------------------------------------------
 
-/// An `openssl` child with its stdout and stderr collected, killed (by PID) on drop.
-#[cfg(feature = "tls12")]
-struct OpenSsl {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    output: Arc<Mutex<String>>,
-}
-
-#[cfg(feature = "tls12")]
-impl OpenSsl {
-    fn spawn(args: &[&str]) -> OpenSsl {
-        let mut child = Command::new("openssl")
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the openssl CLI runs");
-        let output = Arc::new(Mutex::new(String::new()));
-        let pipes: [Box<dyn Read + Send>; 2] = [
-            Box::new(child.stdout.take().unwrap()),
-            Box::new(child.stderr.take().unwrap()),
-        ];
-        for mut pipe in pipes {
-            let output = output.clone();
-            thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = pipe.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    output
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .push_str(&String::from_utf8_lossy(&buf[..n]));
-                }
-            });
-        }
-        OpenSsl {
-            stdin: child.stdin.take(),
-            child,
-            output,
-        }
-    }
-
-    fn output(&self) -> String {
-        self.output
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    /// Waits until the output contains `text`; false if the child exited or time ran out.
-    fn wait_for(&mut self, text: &str, within: Duration) -> bool {
-        let end = Instant::now() + within;
-        while Instant::now() < end {
-            if self.output().contains(text) {
-                return true;
-            }
-            if let Ok(Some(_)) = self.child.try_wait() {
-                thread::sleep(ms(50));
-                return self.output().contains(text);
-            }
-            thread::sleep(ms(10));
-        }
-        false
-    }
-
-    fn send(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        let _ = stdin.write_all(line.as_bytes());
-        let _ = stdin.flush();
-    }
-}
-
-#[cfg(feature = "tls12")]
-impl Drop for OpenSsl {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The PKI's server certificate, key and root as PEM files in a fresh folder.
+/// The PKI's server certificate, key and root as PEM files in a fresh folder, named as
+/// the OpenSSL launchers of `common::peer` expect (server.pem, server.key, root-ca.pem).
 #[cfg(feature = "tls12")]
 struct PemFiles {
     dir: PathBuf,
@@ -772,12 +661,8 @@ impl PemFiles {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("server.pem"), &pki.server.cert).unwrap();
         std::fs::write(dir.join("server.key"), &pki.server.key).unwrap();
-        std::fs::write(dir.join("root.pem"), &pki.ca.root_pem).unwrap();
+        std::fs::write(dir.join("root-ca.pem"), &pki.ca.root_pem).unwrap();
         PemFiles { dir }
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.dir.join(name).to_str().unwrap().to_owned()
     }
 }
 
@@ -815,13 +700,15 @@ fn garbage_blobs() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
-#[test]
-fn garbage_from_a_client_is_a_tls_error_and_the_listener_serves_on() {
-    let _g = shared();
+/// Each of `blobs`, sent by a raw client that then keeps the connection open, is refused
+/// by `Acceptor::accept` as a TLS error at once (within 3 s, not at the 5 s handshake
+/// deadline) with an alert or nothing in reply; and a Listener drops each such client as
+/// quickly, serving good clients on.
+fn refused_at_once_from_clients(blobs: Vec<(&'static str, Vec<u8>)>) {
     let pki = Pki::new();
     let acceptor = Acceptor::new(pki.server_policy().handshake_timeout(Some(secs(5)))).unwrap();
-    for (what, blob) in garbage_blobs() {
-        let r = client_vs_acceptor(&acceptor, send_then_keep_open(blob));
+    for (what, blob) in &blobs {
+        let r = client_vs_acceptor(&acceptor, send_then_keep_open(blob.clone()));
         assert_eq!(r.err.kind(), ErrorKind::Tls, "{what}: {:?}", r.err);
         assert!(
             r.elapsed < secs(3),
@@ -832,19 +719,23 @@ fn garbage_from_a_client_is_a_tls_error_and_the_listener_serves_on() {
     }
     let server = EchoServer::start(acceptor);
     let connector = pki.connector();
-    for (i, (what, blob)) in garbage_blobs().into_iter().enumerate() {
+    for (i, (what, blob)) in blobs.into_iter().enumerate() {
         let (line, after) =
             client_vs_listener(&server, &connector, send_then_keep_open(blob), i as u8);
         assert!(after < secs(3), "{what}: dropped after {after:?}: {line}");
     }
 }
 
-#[test]
-fn garbage_from_a_server_is_a_tls_error() {
-    let _g = shared();
+/// Each of `blobs`, sent by a raw server after the ClientHello (which then keeps the
+/// connection open), is refused by `Connector::connect` as a TLS error at once (within
+/// 3 s, not at the 5 s handshake deadline). Returns the refusals.
+fn refused_at_once_from_servers(
+    blobs: Vec<(&'static str, Vec<u8>)>,
+) -> Vec<(&'static str, Refusal)> {
     let pki = Pki::new();
     let connector = Connector::new(pki.client_policy().handshake_timeout(Some(secs(5)))).unwrap();
-    for (what, blob) in garbage_blobs() {
+    let mut refusals = Vec::new();
+    for (what, blob) in blobs {
         let r = server_vs_connector(&connector, send_then_keep_open(blob));
         assert_eq!(r.err.kind(), ErrorKind::Tls, "{what}: {:?}", r.err);
         assert!(
@@ -852,6 +743,21 @@ fn garbage_from_a_server_is_a_tls_error() {
             "{what}: refused only after {:?}",
             r.elapsed
         );
+        refusals.push((what, r));
+    }
+    refusals
+}
+
+#[test]
+fn garbage_from_a_client_is_a_tls_error_and_the_listener_serves_on() {
+    let _g = shared();
+    refused_at_once_from_clients(garbage_blobs());
+}
+
+#[test]
+fn garbage_from_a_server_is_a_tls_error() {
+    let _g = shared();
+    for (what, r) in refused_at_once_from_servers(garbage_blobs()) {
         assert_alert_or_nothing(&r.reply, what);
     }
 }
@@ -940,43 +846,15 @@ fn oversized() -> Vec<(&'static str, Vec<u8>)> {
 #[test]
 fn oversized_records_from_a_client_are_refused_at_once() {
     let _g = shared();
-    let pki = Pki::new();
-    let acceptor = Acceptor::new(pki.server_policy().handshake_timeout(Some(secs(5)))).unwrap();
-    for (what, bytes) in oversized() {
-        let r = client_vs_acceptor(&acceptor, send_then_keep_open(bytes));
-        assert_eq!(r.err.kind(), ErrorKind::Tls, "{what}: {:?}", r.err);
-        // Refused on the header, not after waiting for the promised bytes (which never
-        // come) until the handshake deadline.
-        assert!(
-            r.elapsed < secs(3),
-            "{what}: refused only after {:?}",
-            r.elapsed
-        );
-        assert_alert_or_nothing(&r.reply, what);
-    }
-    let server = EchoServer::start(acceptor);
-    let connector = pki.connector();
-    for (i, (what, bytes)) in oversized().into_iter().enumerate() {
-        let (line, after) =
-            client_vs_listener(&server, &connector, send_then_keep_open(bytes), i as u8);
-        assert!(after < secs(3), "{what}: dropped after {after:?}: {line}");
-    }
+    // Refused on the header, not after waiting for the promised bytes (which never come)
+    // until the handshake deadline.
+    refused_at_once_from_clients(oversized());
 }
 
 #[test]
 fn oversized_records_from_a_server_are_refused_at_once() {
     let _g = shared();
-    let pki = Pki::new();
-    let connector = Connector::new(pki.client_policy().handshake_timeout(Some(secs(5)))).unwrap();
-    for (what, bytes) in oversized() {
-        let r = server_vs_connector(&connector, send_then_keep_open(bytes));
-        assert_eq!(r.err.kind(), ErrorKind::Tls, "{what}: {:?}", r.err);
-        assert!(
-            r.elapsed < secs(3),
-            "{what}: refused only after {:?}",
-            r.elapsed
-        );
-    }
+    refused_at_once_from_servers(oversized());
 }
 
 // =======================================================================================
@@ -1416,13 +1294,22 @@ fn renegotiation_from_an_openssl_server_is_refused() {
         Connector::new(pki.client_policy().protocol_versions(&[Version::Tls12])).unwrap();
     let (mut server, port) = (0..5)
         .find_map(|_| {
-            let port = free_port();
+            let port = free_port("127.0.0.1");
             let accept = format!("127.0.0.1:{port}");
-            let (cert, key) = (files.path("server.pem"), files.path("server.key"));
-            let mut server = OpenSsl::spawn(&[
-                "s_server", "-accept", &accept, "-cert", &cert, "-key", &key, "-tls1_2",
-                "-naccept", "1",
-            ]);
+            let args = [
+                "s_server",
+                "-accept",
+                &accept,
+                "-cert",
+                "server.pem",
+                "-key",
+                "server.key",
+                "-tls1_2",
+                "-naccept",
+                "1",
+            ];
+            // No readiness probe: s_server takes one connection only.
+            let mut server = Peer::spawn_in(&files.dir, "openssl", &args, true);
             server
                 .wait_for("ACCEPT", secs(10))
                 .then_some((server, port))
@@ -1439,9 +1326,9 @@ fn renegotiation_from_an_openssl_server_is_refused() {
         s.flush().await.unwrap();
         assert!(server.wait_for("before", secs(5)), "{}", server.output());
         // s_server sends a HelloRequest (its printf about it is buffered: no wait on it).
-        server.send("R\n");
+        let _ = server.try_send(b"R\n");
         Timer::after(ms(200)).await;
-        server.send("from-server\n");
+        let _ = server.try_send(b"from-server\n");
         let mut received = Vec::new();
         let mut buf = [0u8; 256];
         let mut wrote_after = false;
@@ -1502,37 +1389,25 @@ fn renegotiation_from_an_openssl_client_is_refused_and_the_listener_serves_on() 
     let server = EchoServer::start(
         Acceptor::new(pki.server_policy().handshake_timeout(Some(secs(2)))).unwrap(),
     );
-    let connect = server.addr.to_string();
-    let ca = files.path("root.pem");
-    let mut client = OpenSsl::spawn(&[
-        "s_client",
-        "-connect",
-        &connect,
-        "-servername",
-        "localhost",
-        "-CAfile",
-        &ca,
-        "-verify_return_error",
-        "-tls1_2",
-    ]);
+    let mut client = s_client_in(&files.dir, server.addr.port(), &["-tls1_2"], true);
     assert!(
         client.wait_for("Verify return code: 0", secs(10)),
         "s_client handshake: {}",
         client.output()
     );
-    client.send("hello-before\n");
+    let _ = client.try_send(b"hello-before\n");
     assert!(
         client.wait_for("hello-before", secs(5)),
         "echo: {}",
         client.output()
     );
-    client.send("R\n");
+    let _ = client.try_send(b"R\n");
     assert!(
         client.wait_for("RENEGOTIATING", secs(5)),
         "{}",
         client.output()
     );
-    client.send("hello-after\n");
+    let _ = client.try_send(b"hello-after\n");
     // Meanwhile the Listener serves others.
     let connector = pki.connector();
     good_echo(&connector, server.addr, 4);
@@ -1542,9 +1417,10 @@ fn renegotiation_from_an_openssl_client_is_refused_and_the_listener_serves_on() 
     // line comes back. Either way within moments, not never.
     let end = Instant::now() + secs(3);
     let settled = loop {
-        let out = client.output();
-        let exited = matches!(client.child.try_wait(), Ok(Some(_)));
-        if out.contains("hello-after") || out.contains("no renegotiation") || exited {
+        if client.printed("hello-after")
+            || client.printed("no renegotiation")
+            || client.exited().is_some()
+        {
             break true;
         }
         if Instant::now() >= end {

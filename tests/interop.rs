@@ -3,22 +3,20 @@
 //! PKI of `tests/pki/make-pki.sh`. Versions, key types, ALPN, client certificates,
 //! KeyUpdate, renegotiation requests and truncation.
 //!
-//! Every external process lives in a [`Peer`] guard that kills and reaps it by PID on drop
-//! (panics included); its stdout and stderr are captured and go into assertion messages.
+//! Every external process lives in a [`Peer`] guard (`tests/common/peer.rs`) that kills and
+//! reaps it by PID on drop (panics included); its stdout and stderr are captured and go into assertion messages.
 //! Every wait is bounded.
 
 mod common;
 use common::*;
 
-use std::future::Future;
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener as StdTcpListener, TcpStream as StdTcpStream};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use async_io::Timer;
+use common::peer::*;
 use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
 use tlsport::pki_types::CertificateDer;
 use tlsport::pki_types::pem::PemObject;
@@ -33,219 +31,10 @@ const PASSWORD: &str = "test-password";
 // External processes
 // ---------------------------------------------------------------------------------------
 
-type Buffer = Arc<Mutex<Vec<u8>>>;
-
-fn text(buf: &Buffer) -> String {
-    String::from_utf8_lossy(&buf.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
-}
-
-/// A child process with captured output, killed and reaped (by PID) when dropped.
-struct Peer {
-    command: String,
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: Buffer,
-    stderr: Buffer,
-    readers: Vec<JoinHandle<()>>,
-}
-
-fn drain(mut from: impl Read + Send + 'static, into: Buffer) -> JoinHandle<()> {
-    thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        loop {
-            match from.read(&mut buf) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => into
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .extend_from_slice(&buf[..n]),
-            }
-        }
-    })
-}
-
-impl Peer {
-    /// Starts `program args` in the PKI folder (so file names are relative to it).
-    fn spawn(program: &str, args: &[String], piped_stdin: bool) -> Peer {
-        let command = format!("{program} {}", args.join(" "));
-        let mut child = Command::new(program)
-            .args(args)
-            .current_dir(openssl_pki())
-            .stdin(if piped_stdin {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start `{command}`: {e}"));
-        let (stdout, stderr) = (Buffer::default(), Buffer::default());
-        let readers = vec![
-            drain(child.stdout.take().unwrap(), stdout.clone()),
-            drain(child.stderr.take().unwrap(), stderr.clone()),
-        ];
-        Peer {
-            command,
-            stdin: child.stdin.take(),
-            child,
-            stdout,
-            stderr,
-            readers,
-        }
-    }
-
-    fn stdout(&self) -> String {
-        text(&self.stdout)
-    }
-
-    /// Everything known about the process, for assertion messages (without the hex dumps
-    /// of s_server's -msg trace).
-    fn output(&self) -> String {
-        let out = self.stdout();
-        let stdout: Vec<&str> = out.lines().filter(|l| !is_hex_dump(l)).collect();
-        format!(
-            "\n$ {}\n--- stdout ---\n{}\n--- stderr ---\n{}\n---",
-            self.command,
-            stdout.join("\n"),
-            text(&self.stderr)
-        )
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        let stdin = self.stdin.as_mut().expect("stdin is piped and open");
-        stdin
-            .write_all(bytes)
-            .and_then(|()| stdin.flush())
-            .unwrap_or_else(|e| panic!("cannot write to the peer's stdin: {e}{}", self.output()));
-    }
-
-    fn close_stdin(&mut self) {
-        self.stdin = None;
-    }
-
-    fn exited(&mut self) -> Option<ExitStatus> {
-        self.child.try_wait().expect("try_wait")
-    }
-
-    /// Waits at most `limit` for the process to exit, then for its output to be read.
-    fn wait(&mut self, limit: Duration) -> ExitStatus {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.exited() {
-                for reader in self.readers.drain(..) {
-                    let _ = reader.join();
-                }
-                return status;
-            }
-            if start.elapsed() > limit {
-                panic!("the peer did not exit within {limit:?}{}", self.output());
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// Waits (asynchronously, at most `limit`) until `needle` has appeared `n` times on the
-    /// peer's stdout.
-    async fn until_count(&self, needle: &str, n: usize, limit: Duration) {
-        let start = Instant::now();
-        while self.stdout().matches(needle).count() < n {
-            if start.elapsed() > limit {
-                panic!(
-                    "{needle:?} not seen {n} times within {limit:?}{}",
-                    self.output()
-                );
-            }
-            Timer::after(Duration::from_millis(10)).await;
-        }
-    }
-
-    /// Waits (asynchronously, at most `limit`) until the peer's stdout contains `needle`.
-    async fn until_stdout(&self, needle: &str, limit: Duration) {
-        let start = Instant::now();
-        while !self.stdout().contains(needle) {
-            if start.elapsed() > limit {
-                panic!(
-                    "{needle:?} not seen on the peer's stdout within {limit:?}{}",
-                    self.output()
-                );
-            }
-            Timer::after(Duration::from_millis(10)).await;
-        }
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        self.stdin = None;
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A line of hex bytes, as s_server -msg prints under each message.
-fn is_hex_dump(line: &str) -> bool {
-    line.starts_with("    ")
-        && line
-            .split_whitespace()
-            .all(|w| w.len() == 2 && w.chars().all(|c| c.is_ascii_hexdigit()))
-}
-
 /// s_server's output after the handshake of the (first real) connection: what comes
 /// after its "CIPHER is" line, so the readiness probe's failed handshake is left out.
 fn after_handshake(out: &str) -> &str {
     out.split_once("CIPHER is").map_or("", |(_, rest)| rest)
-}
-
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    StdTcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind 127.0.0.1:0")
-        .port()
-}
-
-/// Waits (at most 10 s) until `server` has printed ACCEPT and takes TCP connections on
-/// `port`. Returns false if it exited first (a port taken meanwhile, say).
-fn ready(server: &mut Peer, port: u16) -> bool {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let start = Instant::now();
-    loop {
-        if server.exited().is_some() {
-            return false;
-        }
-        if server.stdout().contains("ACCEPT")
-            && StdTcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
-        {
-            return true;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "s_server not ready within 10 s{}",
-            server.output()
-        );
-        thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// `openssl s_server -accept 127.0.0.1:PORT args...`, ready for connections.
-fn s_server(args: &[&str], piped_stdin: bool) -> (Peer, u16) {
-    let mut last = String::new();
-    for _ in 0..3 {
-        let port = free_port();
-        let mut full = vec![
-            "s_server".to_owned(),
-            "-accept".to_owned(),
-            format!("127.0.0.1:{port}"),
-        ];
-        full.extend(args.iter().map(|s| s.to_string()));
-        let mut server = Peer::spawn("openssl", &full, piped_stdin);
-        if ready(&mut server, port) {
-            return (server, port);
-        }
-        last = server.output();
-    }
-    panic!("s_server exited before it was ready, three times{last}");
 }
 
 /// s_server with the given leaf (and the intermediate) and extra flags.
@@ -258,15 +47,6 @@ fn s_server_with(cert: &str, key: &str, flags: &[&str], piped_stdin: bool) -> (P
 // ---------------------------------------------------------------------------------------
 // Async helpers
 // ---------------------------------------------------------------------------------------
-
-/// `fut`'s output, or None when `limit` passes first.
-async fn within<T>(limit: Duration, fut: impl Future<Output = T>) -> Option<T> {
-    future::or(async { Some(fut.await) }, async {
-        Timer::after(limit).await;
-        None
-    })
-    .await
-}
 
 const STEP: Duration = Duration::from_secs(5);
 
@@ -803,36 +583,6 @@ fn mtls_server_policy() -> Policy {
         .client_auth(ClientAuth::Required)
 }
 
-/// Runs curl against `https://localhost:PORT/` (pinned to 127.0.0.1); returns its exit
-/// code and the finished process.
-fn curl(port: u16, extra: &[&str]) -> (i32, Peer) {
-    curl_host(port, "localhost", extra)
-}
-
-/// Runs curl against `https://HOST:PORT/`, HOST resolving to 127.0.0.1.
-fn curl_host(port: u16, host: &str, extra: &[&str]) -> (i32, Peer) {
-    let resolve = format!("{host}:{port}:127.0.0.1");
-    let url = format!("https://{host}:{port}/");
-    let mut args = vec![
-        "-sS",
-        "--max-time",
-        "10",
-        "--cacert",
-        "root-ca.pem",
-        "--resolve",
-        &resolve,
-    ];
-    args.extend_from_slice(extra);
-    args.push(&url);
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let mut peer = Peer::spawn("curl", &args, false);
-    let status = peer.wait(Duration::from_secs(15));
-    let code = status
-        .code()
-        .unwrap_or_else(|| panic!("curl killed by a signal{}", peer.output()));
-    (code, peer)
-}
-
 fn curl_ok(server: &HttpServer, extra: &[&str], n: usize) -> Served {
     let (code, peer) = curl(server.port, extra);
     assert_eq!(code, 0, "curl failed{}", peer.output());
@@ -1004,24 +754,7 @@ fn close_after_reading_the_clients_close_notify() {
 
 fn s_client_case(flag: &str, version: Version) {
     let server = HttpServer::start(server_policy());
-    let port = server.port.to_string();
-    let connect = format!("127.0.0.1:{port}");
-    let args: Vec<String> = [
-        "s_client",
-        "-connect",
-        &connect,
-        "-servername",
-        "localhost",
-        "-CAfile",
-        "root-ca.pem",
-        "-verify_return_error",
-        flag,
-        "-ign_eof",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let mut client = Peer::spawn("openssl", &args, true);
+    let mut client = s_client(server.port, &[flag, "-ign_eof"], true);
     client.send(b"GET / HTTP/1.1\r\n\r\n");
     client.close_stdin();
     let status = client.wait(Duration::from_secs(10));

@@ -13,6 +13,7 @@ use std::task::{Context, Poll};
 use std::thread;
 use std::time::Duration;
 
+use common::scripted::{Script, Scripted};
 use futures_lite::io::{
     AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader,
 };
@@ -496,40 +497,20 @@ mod http {
 // ---- STARTTLS ----
 
 /// A transport that keeps a copy of every byte written through it.
-struct Recorder<S> {
-    io: S,
-    written: Arc<Mutex<Vec<u8>>>,
-}
+type Recorder<S> = Scripted<S, Arc<Mutex<Vec<u8>>>>;
 
-impl<S: AsyncRead + Unpin> AsyncRead for Recorder<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Recorder<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin> Script<S> for Arc<Mutex<Vec<u8>>> {
     fn poll_write(
-        mut self: Pin<&mut Self>,
+        &mut self,
+        inner: &mut S,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let poll = Pin::new(&mut self.io).poll_write(cx, buf);
+        let poll = Pin::new(inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = poll {
-            self.written.lock().unwrap().extend_from_slice(&buf[..n]);
+            self.lock().unwrap().extend_from_slice(&buf[..n]);
         }
         poll
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_close(cx)
     }
 }
 
@@ -570,9 +551,9 @@ fn starttls_upgrade() {
             });
 
             let written = Arc::new(Mutex::new(Vec::new()));
-            let tcp = Recorder {
-                io: smol::net::TcpStream::connect(addr).await?,
-                written: written.clone(),
+            let tcp: Recorder<_> = Scripted {
+                inner: smol::net::TcpStream::connect(addr).await?,
+                script: written.clone(),
             };
             let mut plain = BufReader::new(tcp);
             assert_eq!(line(&mut plain).await?, "220 ready\r\n");

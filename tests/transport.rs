@@ -1,7 +1,8 @@
 //! Scripted transports: regression tests for the futures-rustls 0.26.0 defects listed in
 //! DESIGN.md ("Known engine defects"), which tlsport's own record driver guards against.
 //!
-//! Every transport here is a small wrapper around one end of `tlsport::duplex`.
+//! Every transport here is a small wrapper around one end of `tlsport::duplex`: a
+//! `Scripted` transport of `tests/common/scripted.rs`.
 
 mod common;
 
@@ -9,16 +10,17 @@ use std::error::Error as _;
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::task::{Context, Poll, Wake, Waker};
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::task::{Context, Poll, Wake, Waker, ready};
 use std::time::{Duration, Instant};
 
 use async_io::Timer;
+use common::scripted::*;
 use common::*;
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
-use tlsport::{Acceptor, Connector, ErrorKind, TlsStream};
+use tlsport::{Acceptor, Connector, ErrorKind};
 
 // ---------------------------------------------------------------------------------------
 // Test isolation: the CPU-time test measures the whole process, so it runs alone.
@@ -40,21 +42,6 @@ fn exclusive() -> RwLockWriteGuard<'static, ()> {
 // Helpers
 // ---------------------------------------------------------------------------------------
 
-/// Both handshakes over arbitrary transports, both expected to succeed.
-async fn pair_over<C, S>(
-    connector: &Connector,
-    acceptor: &Acceptor,
-    c: C,
-    s: S,
-) -> (TlsStream<C>, TlsStream<S>)
-where
-    C: AsyncRead + AsyncWrite + Unpin,
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let (c, s) = future::zip(connector.connect_with("localhost", c), acceptor.accept(s)).await;
-    (c.expect("client handshake"), s.expect("server handshake"))
-}
-
 /// The first `io::Error` in the source chain of `err`, if any.
 fn source_io_kind(err: &tlsport::Error) -> Option<io::ErrorKind> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = err.source();
@@ -67,105 +54,25 @@ fn source_io_kind(err: &tlsport::Error) -> Option<io::ErrorKind> {
     None
 }
 
-/// Counters and knobs shared between a test and its `Probe` transport.
-#[derive(Debug, Default)]
-struct Knobs {
-    reads: AtomicUsize,
-    writes: AtomicUsize,
-    vectored: AtomicUsize,
-    flushes: AtomicUsize,
-    max_bufs: AtomicUsize,
-    /// Writes return `Ok(0)`.
-    write_zero: AtomicBool,
-    /// `Some(n)`: deliver at most `n` more bytes, then fail reads with ConnectionReset.
-    read_budget: Mutex<Option<usize>>,
-}
-
-impl Knobs {
-    fn reads(&self) -> usize {
-        self.reads.load(SeqCst)
-    }
-}
-
-/// A transport that counts every call and can be scripted to misbehave.
-#[derive(Debug)]
-struct Probe<S> {
-    inner: S,
-    knobs: Arc<Knobs>,
-}
-
-fn probe<S>(inner: S) -> (Probe<S>, Arc<Knobs>) {
-    let knobs = Arc::new(Knobs::default());
-    (
-        Probe {
-            inner,
-            knobs: knobs.clone(),
+/// Writes `data` with a flush, while the other side reads exactly that much.
+async fn transfer<W, R>(writer: &mut W, reader: &mut R, data: &[u8]) -> Vec<u8>
+where
+    W: AsyncWrite + Unpin,
+    R: AsyncRead + Unpin,
+{
+    let (_, got) = future::zip(
+        async {
+            writer.write_all(data).await.unwrap();
+            writer.flush().await.unwrap();
         },
-        knobs,
+        async {
+            let mut got = vec![0; data.len()];
+            reader.read_exact(&mut got).await.unwrap();
+            got
+        },
     )
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Probe<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.knobs.reads.fetch_add(1, SeqCst);
-        let budget = *self.knobs.read_budget.lock().unwrap();
-        let limit = match budget {
-            Some(0) if !buf.is_empty() => {
-                return Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::ConnectionReset,
-                    "scripted connection reset",
-                )));
-            }
-            Some(n) => n.min(buf.len()),
-            None => buf.len(),
-        };
-        let n = std::task::ready!(Pin::new(&mut self.inner).poll_read(cx, &mut buf[..limit]))?;
-        if let Some(left) = self.knobs.read_budget.lock().unwrap().as_mut() {
-            *left -= n;
-        }
-        Poll::Ready(Ok(n))
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Probe<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.knobs.writes.fetch_add(1, SeqCst);
-        if self.knobs.write_zero.load(SeqCst) {
-            return Poll::Ready(Ok(0));
-        }
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.knobs.vectored.fetch_add(1, SeqCst);
-        let nonempty = bufs.iter().filter(|b| !b.is_empty()).count();
-        self.knobs.max_bufs.fetch_max(nonempty, SeqCst);
-        if self.knobs.write_zero.load(SeqCst) {
-            return Poll::Ready(Ok(0));
-        }
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.knobs.flushes.fetch_add(1, SeqCst);
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_close(cx)
-    }
+    .await;
+    got
 }
 
 /// A waker that only counts how often it is woken.
@@ -298,9 +205,7 @@ fn write_zero_after_handshake_fails_write_and_flush() {
     let pki = Pki::new();
     let (connector, acceptor) = (pki.connector(), pki.acceptor());
     run(10, async {
-        let (c, s) = tlsport::duplex(64 * 1024);
-        let (c, knobs) = probe(c);
-        let (mut client, _server) = pair_over(&connector, &acceptor, c, s).await;
+        let (mut client, _server, knobs) = probed_pair(&connector, &acceptor).await;
         knobs.write_zero.store(true, SeqCst);
         let err = client
             .write(b"hello")
@@ -321,9 +226,10 @@ fn write_zero_after_handshake_fails_write_and_flush() {
 
 /// A transport that keeps every written byte until `poll_flush` (a `BufWriter` with an
 /// unbounded capacity).
+type Buffered<S> = Scripted<S, Buffering>;
+
 #[derive(Debug)]
-struct Buffered<S> {
-    inner: S,
+struct Buffering {
     pending: Vec<u8>,
     flushes: Arc<AtomicUsize>,
 }
@@ -331,19 +237,25 @@ struct Buffered<S> {
 fn buffered<S>(inner: S) -> (Buffered<S>, Arc<AtomicUsize>) {
     let flushes = Arc::new(AtomicUsize::new(0));
     (
-        Buffered {
+        Scripted {
             inner,
-            pending: Vec::new(),
-            flushes: flushes.clone(),
+            script: Buffering {
+                pending: Vec::new(),
+                flushes: flushes.clone(),
+            },
         },
         flushes,
     )
 }
 
-impl<S: AsyncWrite + Unpin> Buffered<S> {
-    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+impl Buffering {
+    fn poll_drain<S: AsyncWrite + Unpin>(
+        &mut self,
+        inner: &mut S,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
         while !self.pending.is_empty() {
-            let n = std::task::ready!(Pin::new(&mut self.inner).poll_write(cx, &self.pending))?;
+            let n = ready!(Pin::new(&mut *inner).poll_write(cx, &self.pending))?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
@@ -353,19 +265,10 @@ impl<S: AsyncWrite + Unpin> Buffered<S> {
     }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for Buffered<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Buffered<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin> Script<S> for Buffering {
     fn poll_write(
-        mut self: Pin<&mut Self>,
+        &mut self,
+        _: &mut S,
         _: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
@@ -373,15 +276,15 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Buffered<S> {
         Poll::Ready(Ok(buf.len()))
     }
 
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_flush(&mut self, inner: &mut S, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.flushes.fetch_add(1, SeqCst);
-        std::task::ready!(self.poll_drain(cx))?;
-        Pin::new(&mut self.inner).poll_flush(cx)
+        ready!(self.poll_drain(inner, cx))?;
+        Pin::new(inner).poll_flush(cx)
     }
 
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        std::task::ready!(self.poll_drain(cx))?;
-        Pin::new(&mut self.inner).poll_close(cx)
+    fn poll_close(&mut self, inner: &mut S, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_drain(inner, cx))?;
+        Pin::new(inner).poll_close(cx)
     }
 }
 
@@ -408,41 +311,19 @@ fn buffered_transport_handshake_completes_and_data_arrives() {
             "the server never flushed its transport"
         );
         assert!(
-            client.get_ref().pending.is_empty(),
+            client.get_ref().script.pending.is_empty(),
             "client bytes left unflushed"
         );
         assert!(
-            server.get_ref().pending.is_empty(),
+            server.get_ref().script.pending.is_empty(),
             "server bytes left unflushed"
         );
 
         let up = pattern(40_000, 1);
         let down = pattern(30_000, 2);
-        let (_, got) = future::zip(
-            async {
-                client.write_all(&up).await.unwrap();
-                client.flush().await.unwrap();
-            },
-            async {
-                let mut got = vec![0; up.len()];
-                server.read_exact(&mut got).await.unwrap();
-                got
-            },
-        )
-        .await;
+        let got = transfer(&mut client, &mut server, &up).await;
         assert!(got == up, "client-to-server data corrupted");
-        let (_, got) = future::zip(
-            async {
-                server.write_all(&down).await.unwrap();
-                server.flush().await.unwrap();
-            },
-            async {
-                let mut got = vec![0; down.len()];
-                client.read_exact(&mut got).await.unwrap();
-                got
-            },
-        )
-        .await;
+        let got = transfer(&mut server, &mut client, &down).await;
         assert!(got == down, "server-to-client data corrupted");
     });
 }
@@ -506,9 +387,7 @@ fn always_pending_read_does_not_wake_itself() {
     let pki = Pki::new();
     let (connector, acceptor) = (pki.connector(), pki.acceptor());
     run(10, async {
-        let (c, s) = tlsport::duplex(64 * 1024);
-        let (c, knobs) = probe(c);
-        let (mut client, mut server) = pair_over(&connector, &acceptor, c, s).await;
+        let (mut client, mut server, knobs) = probed_pair(&connector, &acceptor).await;
         let before = knobs.reads();
         let mut buf = [0u8; 64];
         let mut read = Watched::new(client.read(&mut buf));
@@ -539,21 +418,19 @@ fn always_pending_read_does_not_wake_itself() {
 /// A transport that, driven by a deterministic PRNG, returns Pending (after waking the
 /// waker) or passes at most 1..=max bytes per call.
 #[derive(Debug)]
-struct Chaos<S> {
-    inner: S,
+struct Chaos {
     rng: u64,
     max: usize,
 }
 
-impl<S> Chaos<S> {
-    fn new(inner: S, seed: u64, max: usize) -> Self {
-        Chaos {
-            inner,
-            rng: seed | 1,
-            max,
-        }
+fn chaos<S>(inner: S, seed: u64, max: usize) -> Scripted<S, Chaos> {
+    Scripted {
+        inner,
+        script: Chaos { rng: seed | 1, max },
     }
+}
 
+impl Chaos {
     fn next(&mut self) -> u64 {
         // xorshift64
         self.rng ^= self.rng << 13;
@@ -582,9 +459,10 @@ impl<S> Chaos<S> {
     }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for Chaos<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin> Script<S> for Chaos {
     fn poll_read(
-        mut self: Pin<&mut Self>,
+        &mut self,
+        inner: &mut S,
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
@@ -592,13 +470,12 @@ impl<S: AsyncRead + Unpin> AsyncRead for Chaos<S> {
             return Poll::Pending;
         }
         let n = self.limit(buf.len());
-        Pin::new(&mut self.inner).poll_read(cx, &mut buf[..n])
+        Pin::new(inner).poll_read(cx, &mut buf[..n])
     }
-}
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for Chaos<S> {
     fn poll_write(
-        mut self: Pin<&mut Self>,
+        &mut self,
+        inner: &mut S,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
@@ -606,11 +483,12 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Chaos<S> {
             return Poll::Pending;
         }
         let n = self.limit(buf.len());
-        Pin::new(&mut self.inner).poll_write(cx, &buf[..n])
+        Pin::new(inner).poll_write(cx, &buf[..n])
     }
 
     fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
+        &mut self,
+        inner: &mut S,
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
@@ -628,43 +506,22 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Chaos<S> {
             cut.push(IoSlice::new(&b[..take]));
             left -= take;
         }
-        Pin::new(&mut self.inner).poll_write_vectored(cx, &cut)
+        Pin::new(inner).poll_write_vectored(cx, &cut)
     }
 
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_flush(&mut self, inner: &mut S, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if self.pend(cx) {
             return Poll::Pending;
         }
-        Pin::new(&mut self.inner).poll_flush(cx)
+        Pin::new(inner).poll_flush(cx)
     }
 
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_close(&mut self, inner: &mut S, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if self.pend(cx) {
             return Poll::Pending;
         }
-        Pin::new(&mut self.inner).poll_close(cx)
+        Pin::new(inner).poll_close(cx)
     }
-}
-
-/// Writes `data` with a flush, while the other side reads exactly that much.
-async fn transfer<W, R>(writer: &mut W, reader: &mut R, data: &[u8]) -> Vec<u8>
-where
-    W: AsyncWrite + Unpin,
-    R: AsyncRead + Unpin,
-{
-    let (_, got) = future::zip(
-        async {
-            writer.write_all(data).await.unwrap();
-            writer.flush().await.unwrap();
-        },
-        async {
-            let mut got = vec![0; data.len()];
-            reader.read_exact(&mut got).await.unwrap();
-            got
-        },
-    )
-    .await;
-    got
 }
 
 // Covers the record driver's partial-I/O bookkeeping: a driver that drops a partial
@@ -678,8 +535,8 @@ fn random_pending_and_tiny_io_is_byte_exact() {
     run(120, async {
         for seed in [0x9e37_79b9_7f4a_7c15_u64, 42] {
             let (c, s) = tlsport::duplex(4096);
-            let c = Chaos::new(c, seed, 31);
-            let s = Chaos::new(s, seed.rotate_left(17) ^ 0x55, 31);
+            let c = chaos(c, seed, 31);
+            let s = chaos(s, seed.rotate_left(17) ^ 0x55, 31);
             let (mut client, mut server) = pair_over(&connector, &acceptor, c, s).await;
             let up = pattern(256 * 1024, seed as u8);
             let down = pattern(256 * 1024, seed as u8 ^ 0xa5);
@@ -704,9 +561,7 @@ fn connection_reset_mid_read_keeps_its_kind() {
     let pki = Pki::new();
     let (connector, acceptor) = (pki.connector(), pki.acceptor());
     run(10, async {
-        let (c, s) = tlsport::duplex(64 * 1024);
-        let (c, knobs) = probe(c);
-        let (mut client, mut server) = pair_over(&connector, &acceptor, c, s).await;
+        let (mut client, mut server, knobs) = probed_pair(&connector, &acceptor).await;
         let data = pattern(16 * 1024, 3);
         for chunk in data.chunks(1000) {
             server.write_all(chunk).await.unwrap();
@@ -1037,9 +892,7 @@ fn idle_read_polls_transport_a_handful_of_times() {
     let pki = Pki::new();
     let (connector, acceptor) = (pki.connector(), pki.acceptor());
     run(10, async {
-        let (c, s) = tlsport::duplex(64 * 1024);
-        let (c, knobs) = probe(c);
-        let (mut client, _server) = pair_over(&connector, &acceptor, c, s).await;
+        let (mut client, _server, knobs) = probed_pair(&connector, &acceptor).await;
         let before = knobs.reads();
         let mut buf = [0u8; 16];
         let idle = future::or(async { Some(client.read(&mut buf).await) }, async {

@@ -2,6 +2,9 @@
 //! handshakes, and deadlines. Nothing here is committed key material.
 #![allow(dead_code)]
 
+pub mod peer;
+pub mod scripted;
+
 use std::future::Future;
 use std::time::Duration;
 
@@ -168,6 +171,15 @@ pub fn run<T>(secs: u64, f: impl Future<Output = T>) -> T {
         async_io::Timer::after(Duration::from_secs(secs)).await;
         panic!("test deadline of {secs} s passed: something hangs");
     }))
+}
+
+/// `fut`'s output, or None when `limit` passes first.
+pub async fn within<T>(limit: Duration, fut: impl Future<Output = T>) -> Option<T> {
+    future::or(async { Some(fut.await) }, async {
+        async_io::Timer::after(limit).await;
+        None
+    })
+    .await
 }
 
 /// Deterministic test data of `len` bytes.
