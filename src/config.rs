@@ -20,7 +20,6 @@ use crate::verify::{AcceptAnyCertificate, IgnoreHostname};
 fn provider_and_versions(
     policy: &Policy,
 ) -> Result<(Arc<CryptoProvider>, Vec<&'static SupportedProtocolVersion>)> {
-    policy.check_loaded_pieces()?;
     let provider = policy.effective_backend().provider()?;
     let mut versions = Vec::new();
     for version in &policy.versions {
@@ -54,6 +53,7 @@ fn config_error(what: &str, err: rustls::Error) -> Error {
 
 /// The client configuration of `policy`.
 pub(crate) fn client_config(policy: &Policy) -> Result<ClientConfig> {
+    policy.check_loaded_pieces()?;
     let (provider, versions) = provider_and_versions(policy)?;
     let verifier = server_verifier(policy, &provider)?;
     let builder = ClientConfig::builder_with_provider(provider.clone())

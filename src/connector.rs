@@ -211,11 +211,7 @@ impl Connector {
 
 /// Parses a host into a server name: an IP address (brackets allowed) or a DNS name.
 pub(crate) fn server_name(host: &str) -> Result<ServerName<'static>> {
-    let bare = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    if let Ok(ip) = bare.parse::<IpAddr>() {
+    if let Ok(ip) = net::bare_host(host).parse::<IpAddr>() {
         return Ok(ServerName::IpAddress(ip.into()));
     }
     DnsName::try_from(host.to_owned())

@@ -279,8 +279,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
     /// Processes what rustls has read; on failure sends rustls's alert without waiting.
     fn process(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
         if let Err(err) = self.conn.process_new_packets() {
-            let _ = self.poll_write_tls(cx);
-            let _ = self.poll_flush_io(cx);
+            // Tell the peer why: rustls has queued an alert.
+            self.push_pending(cx);
             self.fatal = Some(err.clone());
             return Err(Error::from_rustls(err).into());
         }
@@ -390,10 +390,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
         }
     }
 
+    /// `AsyncWrite::poll_flush`: everything rustls holds goes out, then the transport is
+    /// flushed whether or not we wrote to it since (the caller asked for it).
     pub(crate) fn poll_flush_plain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         ready!(self.poll_write_tls(cx))?;
-        self.unflushed = true;
-        self.poll_flush_io(cx)
+        ready!(Pin::new(&mut self.io).poll_flush(cx))?;
+        self.unflushed = false;
+        Poll::Ready(Ok(()))
     }
 
     pub(crate) fn poll_close_plain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
