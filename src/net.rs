@@ -125,6 +125,13 @@ impl Port {
     /// assert_eq!(tlsport::Port::from("imaps").number()?, 993);
     /// # Ok::<(), tlsport::Error>(())
     /// ```
+    ///
+    /// # Caveats
+    ///
+    /// The first service name looked up in the process reads `/etc/services`, a blocking
+    /// file read. [`Connector::connect`](crate::Connector::connect) and
+    /// [`Acceptor::bind`](crate::Acceptor::bind) do that read on a blocking thread pool;
+    /// call this from async code only once the table is loaded, or from a blocking thread.
     pub fn number(&self) -> Result<u16> {
         let name = match &self.spec {
             Spec::Number(n) => return Ok(*n),
@@ -150,12 +157,41 @@ impl Port {
                 )
             })
     }
+
+    /// Whether the number must be looked up by name.
+    fn needs_services(&self) -> bool {
+        match &self.spec {
+            Spec::Number(_) => false,
+            Spec::Name(name) => name.is_empty() || !name.bytes().all(|b| b.is_ascii_digit()),
+        }
+    }
 }
 
-/// TCP services of `/etc/services`, read once.
+/// The port number of `port`, for the async paths (`connect`, `bind`): the first
+/// service name to need `/etc/services` has it read on the blocking thread pool, not in
+/// the caller's poll. [`Port::number`] reads it in place, once.
+pub(crate) async fn port_number(port: &Port) -> Result<u16> {
+    if port.needs_services() && SERVICES.get().is_none() {
+        blocking::unblock(|| {
+            system_services();
+        })
+        .await;
+    }
+    port.number()
+}
+
+/// TCP services of `/etc/services`, once read.
+static SERVICES: OnceLock<HashMap<String, u16>> = OnceLock::new();
+
+/// The thread that read `/etc/services`, for the tests.
+#[cfg(test)]
+static SERVICES_READ_ON: OnceLock<std::thread::ThreadId> = OnceLock::new();
+
+/// TCP services of `/etc/services`, read on first use (this blocks: see [`port_number`]).
 fn system_services() -> &'static HashMap<String, u16> {
-    static SERVICES: OnceLock<HashMap<String, u16>> = OnceLock::new();
     SERVICES.get_or_init(|| {
+        #[cfg(test)]
+        let _ = SERVICES_READ_ON.set(std::thread::current().id());
         let text = std::fs::read_to_string("/etc/services").unwrap_or_default();
         let mut map = HashMap::new();
         for line in text.lines() {
@@ -219,23 +255,14 @@ pub(crate) async fn connect_tcp(
     port: crate::Port,
     limit: Option<Duration>,
 ) -> Result<TcpStream> {
-    let number = port.number()?;
+    let number = port_number(&port).await?;
     if bare_host(host).is_empty() {
         return Err(Error::new(
             ErrorKind::InvalidInput,
             "the host name is empty",
         ));
     }
-    let work = async {
-        let addrs = interleave(resolve(host, number).await?);
-        happy_eyeballs(addrs).await.map_err(|last| {
-            Error::with_source(
-                ErrorKind::Connect,
-                format!("cannot connect to {host} port {number}: {last}"),
-                last,
-            )
-        })
-    };
+    let work = async { connect_addrs(host, number, resolve(host, number).await?).await };
     deadline(limit, work, |limit| {
         Error::new(
             ErrorKind::TimedOut,
@@ -244,6 +271,44 @@ pub(crate) async fn connect_tcp(
     })
     .await
 }
+
+/// Connects to one of `addrs` (the addresses of `host` port `number`) by Happy
+/// Eyeballs; when none accepts, the error names every address tried and why it failed.
+async fn connect_addrs(host: &str, number: u16, addrs: Vec<SocketAddr>) -> Result<TcpStream> {
+    happy_eyeballs(interleave(addrs)).await.map_err(|failed| {
+        let tried = match failed.0.len() {
+            1 => "1 address tried".to_owned(),
+            n => format!("{n} addresses tried"),
+        };
+        Error::with_source(
+            ErrorKind::Connect,
+            format!("cannot connect to {host} port {number} ({tried})"),
+            failed,
+        )
+    })
+}
+
+/// Every address Happy Eyeballs tried, in the order tried, and why each failed: the
+/// source of a [`ErrorKind::Connect`] error (which itself says only what failed).
+#[derive(Debug)]
+struct Failed(Vec<(SocketAddr, io::Error)>);
+
+impl fmt::Display for Failed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("no address to connect to");
+        }
+        for (i, (addr, err)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{addr}: {err}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Failed {}
 
 /// Orders addresses for Happy Eyeballs: the resolver's first choice first, then the
 /// two families alternating.
@@ -261,12 +326,14 @@ fn interleave(addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
 
 /// RFC 8305 connection racing, without spawning: an attempt starts every
 /// [`ATTEMPT_DELAY`] (or at once when one fails) while earlier ones carry on; the first
-/// to connect wins and the rest are dropped. Fails with the last error when all fail.
-async fn happy_eyeballs(addrs: Vec<SocketAddr>) -> io::Result<TcpStream> {
-    let mut queue = addrs.into_iter();
-    let mut attempts: Vec<Attempt> = Vec::new();
+/// to connect wins and the rest are dropped. When all fail, reports each address with
+/// its error, in the order tried.
+async fn happy_eyeballs(addrs: Vec<SocketAddr>) -> Result<TcpStream, Failed> {
+    let mut queue = addrs.into_iter().enumerate();
+    // Each attempt with its address and its place in the order tried.
+    let mut attempts: Vec<(usize, SocketAddr, Attempt)> = Vec::new();
     let mut next_start: Option<Timer> = None;
-    let mut last_error = None;
+    let mut failed: Vec<(usize, SocketAddr, io::Error)> = Vec::new();
     let mut start_now = true;
     futures_lite::future::poll_fn(move |cx| {
         loop {
@@ -278,27 +345,29 @@ async fn happy_eyeballs(addrs: Vec<SocketAddr>) -> io::Result<TcpStream> {
             let started = start_now;
             if std::mem::take(&mut start_now) {
                 next_start = None;
-                if let Some(addr) = queue.next() {
-                    attempts.push(Box::pin(TcpStream::connect(addr)));
+                if let Some((order, addr)) = queue.next() {
+                    attempts.push((order, addr, Box::pin(TcpStream::connect(addr))));
                     next_start = Some(Timer::after(ATTEMPT_DELAY));
                 }
             }
             let mut i = 0;
             while i < attempts.len() {
-                match attempts[i].as_mut().poll(cx) {
+                match attempts[i].2.as_mut().poll(cx) {
                     Poll::Ready(Ok(stream)) => return Poll::Ready(Ok(stream)),
                     Poll::Ready(Err(e)) => {
-                        last_error = Some(e);
-                        drop(attempts.swap_remove(i));
+                        let (order, addr, _) = attempts.swap_remove(i);
+                        failed.push((order, addr, e));
                         start_now = true;
                     }
                     Poll::Pending => i += 1,
                 }
             }
             if attempts.is_empty() && queue.len() == 0 {
-                return Poll::Ready(Err(last_error.take().unwrap_or_else(|| {
-                    io::Error::new(io::ErrorKind::NotFound, "no address to connect to")
-                })));
+                let mut failed = std::mem::take(&mut failed);
+                failed.sort_by_key(|(order, _, _)| *order);
+                return Poll::Ready(Err(Failed(
+                    failed.into_iter().map(|(_, a, e)| (a, e)).collect(),
+                )));
             }
             // Go round again after a failure (start the next attempt now) or after
             // starting one (to register the new timer and attempt with the waker).
@@ -387,14 +456,107 @@ mod tests {
         assert!(started.elapsed() < ATTEMPT_DELAY, "{:?}", started.elapsed());
     }
 
+    /// Two loopback addresses where nothing listens.
+    fn two_refused() -> [SocketAddr; 2] {
+        let closed = [
+            TcpListener::bind("127.0.0.1:0").unwrap(),
+            TcpListener::bind("127.0.0.1:0").unwrap(),
+        ];
+        closed.map(|l| l.local_addr().unwrap())
+    }
+
     #[test]
-    fn all_refused_reports_the_last_error() {
-        let closed = TcpListener::bind("127.0.0.1:0").unwrap();
-        let refused = closed.local_addr().unwrap();
-        drop(closed);
+    fn all_refused_reports_every_address_in_order() {
+        let [a, b] = two_refused();
+        let failed = futures_lite::future::block_on(happy_eyeballs(vec![a, b])).unwrap_err();
+        let addrs: Vec<SocketAddr> = failed.0.iter().map(|(addr, _)| *addr).collect();
+        assert_eq!(addrs, [a, b]);
+        for (_, err) in &failed.0 {
+            assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused, "{err}");
+        }
+    }
+
+    #[test]
+    fn connect_error_names_every_address_once_in_its_source() {
+        let [a, b] = two_refused();
+        let err = futures_lite::future::block_on(connect_addrs("example.test", 443, vec![a, b]))
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Connect);
+        assert_eq!(
+            err.to_string(),
+            "cannot connect to example.test port 443 (2 addresses tried)"
+        );
+        let source = std::error::Error::source(&err).expect("the causes are the source");
+        let causes = source.to_string();
+        let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+        let refused = std::net::TcpStream::connect(a).err().unwrap_or(refused);
+        for addr in [a, b] {
+            let line = format!("{addr}: {refused}");
+            assert_eq!(causes.matches(&line[..]).count(), 1, "{causes}");
+        }
+        assert!(std::error::Error::source(source).is_none());
+    }
+
+    /// Runs unit test `name` alone in a child process, for the process-wide services
+    /// table, and asserts it passed. True in the child, where the test does its work.
+    fn in_child(name: &str) -> bool {
+        const CHILD: &str = "TLSPORT_NET_TEST_CHILD";
+        if std::env::var_os(CHILD).is_some() {
+            return true;
+        }
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([name, "--exact", "--nocapture", "--test-threads=1"])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "child run of {name} failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        false
+    }
+
+    /// Asserts that `/etc/services` has been read, and not on this thread.
+    fn assert_services_read_elsewhere() {
+        let read_on = SERVICES_READ_ON.get().expect("the services table was read");
+        assert_ne!(
+            *read_on,
+            std::thread::current().id(),
+            "/etc/services was read inside the poll, on the executor's thread"
+        );
+    }
+
+    #[test]
+    fn connect_reads_the_services_table_off_the_executor() {
+        if !in_child("net::tests::connect_reads_the_services_table_off_the_executor") {
+            return;
+        }
+        assert!(SERVICES.get().is_none(), "the child starts with no table");
+        // The host is empty: the port is looked up, then the host refused.
         let err =
-            futures_lite::future::block_on(happy_eyeballs(vec![refused, refused])).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+            futures_lite::future::block_on(connect_tcp("", Port::from("https"), None)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+        assert_services_read_elsewhere();
+    }
+
+    #[test]
+    fn bind_reads_the_services_table_off_the_executor() {
+        if !in_child("net::tests::bind_reads_the_services_table_off_the_executor") {
+            return;
+        }
+        assert!(SERVICES.get().is_none(), "the child starts with no table");
+        let cert = rcgen::generate_simple_self_signed(["localhost".to_owned()]).unwrap();
+        let identity = crate::Identity::from_pem(
+            cert.cert.pem().as_bytes(),
+            cert.signing_key.serialize_pem().as_bytes(),
+        )
+        .unwrap();
+        let acceptor = crate::Acceptor::new(crate::Policy::new().identity(identity)).unwrap();
+        // Whether port 8443 is free does not matter here.
+        let _ = futures_lite::future::block_on(acceptor.bind("127.0.0.1", "https-alt"));
+        assert_services_read_elsewhere();
     }
 
     #[test]
