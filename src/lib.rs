@@ -159,6 +159,8 @@ mod handshake;
 mod identity;
 mod inflight;
 mod io;
+#[cfg(any(feature = "encrypted-keys", feature = "pkcs12"))]
+mod kdf;
 mod listener;
 mod net;
 mod pem;
