@@ -6,7 +6,7 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::task::Poll;
 use std::time::Duration;
 
@@ -262,36 +262,99 @@ pub(crate) async fn connect_tcp(
             "the host name is empty",
         ));
     }
-    let work = async { connect_addrs(host, number, resolve(host, number).await?).await };
+    connect_within(host, number, resolve(host, number), limit).await
+}
+
+/// Connects to one of the addresses `addrs` gives (those of `host` port `number`) by
+/// Happy Eyeballs, within `limit`. When none accepts, or the deadline passes, the
+/// error's source names every address tried and why it failed.
+async fn connect_within(
+    host: &str,
+    number: u16,
+    addrs: impl Future<Output = Result<Vec<SocketAddr>>>,
+    limit: Option<Duration>,
+) -> Result<TcpStream> {
+    let tried = Mutex::new(Tried::default());
+    let work = async {
+        let addrs = interleave(addrs.await?);
+        happy_eyeballs(addrs, &tried).await.map_err(|failed| {
+            Error::with_source(
+                ErrorKind::Connect,
+                format!(
+                    "cannot connect to {host} port {number} ({})",
+                    failed.count()
+                ),
+                failed,
+            )
+        })
+    };
     deadline(limit, work, |limit| {
-        Error::new(
+        let message = format!("connecting to {host} port {number} did not finish within {limit:?}");
+        let failed = lock(&tried).take();
+        if failed.0.is_empty() {
+            return Error::new(ErrorKind::TimedOut, message);
+        }
+        Error::with_source(
             ErrorKind::TimedOut,
-            format!("connecting to {host} port {number} did not finish within {limit:?}"),
+            format!("{message} ({})", failed.count()),
+            failed,
         )
     })
     .await
 }
 
-/// Connects to one of `addrs` (the addresses of `host` port `number`) by Happy
-/// Eyeballs; when none accepts, the error names every address tried and why it failed.
-async fn connect_addrs(host: &str, number: u16, addrs: Vec<SocketAddr>) -> Result<TcpStream> {
-    happy_eyeballs(interleave(addrs)).await.map_err(|failed| {
-        let tried = match failed.0.len() {
-            1 => "1 address tried".to_owned(),
-            n => format!("{n} addresses tried"),
-        };
-        Error::with_source(
-            ErrorKind::Connect,
-            format!("cannot connect to {host} port {number} ({tried})"),
-            failed,
+/// The addresses Happy Eyeballs has started, in order, and the errors of those that
+/// failed (by their place in that order).
+#[derive(Default)]
+struct Tried {
+    started: Vec<SocketAddr>,
+    errors: Vec<(usize, io::Error)>,
+}
+
+impl Tried {
+    /// Every address started, with its error, or "no answer" for those still pending.
+    fn take(&mut self) -> Failed {
+        let mut errors: Vec<Option<io::Error>> = self.started.iter().map(|_| None).collect();
+        for (order, err) in self.errors.drain(..) {
+            errors[order] = Some(err);
+        }
+        let addrs = std::mem::take(&mut self.started);
+        Failed(
+            addrs
+                .into_iter()
+                .zip(errors)
+                .map(|(addr, err)| {
+                    let err = err.unwrap_or_else(|| {
+                        io::Error::new(io::ErrorKind::TimedOut, "no answer before the deadline")
+                    });
+                    (addr, err)
+                })
+                .collect(),
         )
-    })
+    }
+}
+
+fn lock(tried: &Mutex<Tried>) -> std::sync::MutexGuard<'_, Tried> {
+    tried
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Every address Happy Eyeballs tried, in the order tried, and why each failed: the
-/// source of a [`ErrorKind::Connect`] error (which itself says only what failed).
+/// source of an [`ErrorKind::Connect`] or [`ErrorKind::TimedOut`] error (which itself
+/// says only what failed).
 #[derive(Debug)]
 struct Failed(Vec<(SocketAddr, io::Error)>);
+
+impl Failed {
+    /// "1 address tried", "2 addresses tried".
+    fn count(&self) -> String {
+        match self.0.len() {
+            1 => "1 address tried".to_owned(),
+            n => format!("{n} addresses tried"),
+        }
+    }
+}
 
 impl fmt::Display for Failed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -326,14 +389,14 @@ fn interleave(addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
 
 /// RFC 8305 connection racing, without spawning: an attempt starts every
 /// [`ATTEMPT_DELAY`] (or at once when one fails) while earlier ones carry on; the first
-/// to connect wins and the rest are dropped. When all fail, reports each address with
-/// its error, in the order tried.
-async fn happy_eyeballs(addrs: Vec<SocketAddr>) -> Result<TcpStream, Failed> {
-    let mut queue = addrs.into_iter().enumerate();
-    // Each attempt with its address and its place in the order tried.
-    let mut attempts: Vec<(usize, SocketAddr, Attempt)> = Vec::new();
+/// to connect wins and the rest are dropped. Each address started and each failure is
+/// recorded in `tried` as it happens (for a deadline's error); when all fail, the error
+/// reports each address with its error, in the order tried.
+async fn happy_eyeballs(addrs: Vec<SocketAddr>, tried: &Mutex<Tried>) -> Result<TcpStream, Failed> {
+    let mut queue = addrs.into_iter();
+    // Each attempt with its place in the order tried.
+    let mut attempts: Vec<(usize, Attempt)> = Vec::new();
     let mut next_start: Option<Timer> = None;
-    let mut failed: Vec<(usize, SocketAddr, io::Error)> = Vec::new();
     let mut start_now = true;
     futures_lite::future::poll_fn(move |cx| {
         loop {
@@ -345,29 +408,27 @@ async fn happy_eyeballs(addrs: Vec<SocketAddr>) -> Result<TcpStream, Failed> {
             let started = start_now;
             if std::mem::take(&mut start_now) {
                 next_start = None;
-                if let Some((order, addr)) = queue.next() {
-                    attempts.push((order, addr, Box::pin(TcpStream::connect(addr))));
+                if let Some(addr) = queue.next() {
+                    let mut tried = lock(tried);
+                    attempts.push((tried.started.len(), Box::pin(TcpStream::connect(addr))));
+                    tried.started.push(addr);
                     next_start = Some(Timer::after(ATTEMPT_DELAY));
                 }
             }
             let mut i = 0;
             while i < attempts.len() {
-                match attempts[i].2.as_mut().poll(cx) {
+                match attempts[i].1.as_mut().poll(cx) {
                     Poll::Ready(Ok(stream)) => return Poll::Ready(Ok(stream)),
                     Poll::Ready(Err(e)) => {
-                        let (order, addr, _) = attempts.swap_remove(i);
-                        failed.push((order, addr, e));
+                        let (order, _) = attempts.swap_remove(i);
+                        lock(tried).errors.push((order, e));
                         start_now = true;
                     }
                     Poll::Pending => i += 1,
                 }
             }
             if attempts.is_empty() && queue.len() == 0 {
-                let mut failed = std::mem::take(&mut failed);
-                failed.sort_by_key(|(order, _, _)| *order);
-                return Poll::Ready(Err(Failed(
-                    failed.into_iter().map(|(_, a, e)| (a, e)).collect(),
-                )));
+                return Poll::Ready(Err(lock(tried).take()));
             }
             // Go round again after a failure (start the next attempt now) or after
             // starting one (to register the new timer and attempt with the waker).
@@ -410,6 +471,10 @@ mod tests {
         );
     }
 
+    fn race(addrs: Vec<SocketAddr>) -> Result<TcpStream, Failed> {
+        futures_lite::future::block_on(happy_eyeballs(addrs, &Mutex::default()))
+    }
+
     /// A listener whose accept queue is full: connections to it hang (the kernel drops
     /// their SYNs) until the queue drains.
     fn black_hole() -> (TcpListener, Vec<std::net::TcpStream>, SocketAddr) {
@@ -432,8 +497,7 @@ mod tests {
         let good = TcpListener::bind("127.0.0.1:0").unwrap();
         let good_addr = good.local_addr().unwrap();
         let started = Instant::now();
-        let stream = futures_lite::future::block_on(happy_eyeballs(vec![hanging, good_addr]))
-            .expect("the second address connects");
+        let stream = race(vec![hanging, good_addr]).expect("the second address connects");
         let took = started.elapsed();
         assert_eq!(stream.peer_addr().unwrap(), good_addr);
         assert!(took >= ATTEMPT_DELAY, "the second attempt waited {took:?}");
@@ -447,11 +511,7 @@ mod tests {
         drop(closed);
         let good = TcpListener::bind("127.0.0.1:0").unwrap();
         let started = Instant::now();
-        let stream = futures_lite::future::block_on(happy_eyeballs(vec![
-            refused,
-            good.local_addr().unwrap(),
-        ]))
-        .unwrap();
+        let stream = race(vec![refused, good.local_addr().unwrap()]).unwrap();
         assert_eq!(stream.peer_addr().unwrap(), good.local_addr().unwrap());
         assert!(started.elapsed() < ATTEMPT_DELAY, "{:?}", started.elapsed());
     }
@@ -468,7 +528,7 @@ mod tests {
     #[test]
     fn all_refused_reports_every_address_in_order() {
         let [a, b] = two_refused();
-        let failed = futures_lite::future::block_on(happy_eyeballs(vec![a, b])).unwrap_err();
+        let failed = race(vec![a, b]).unwrap_err();
         let addrs: Vec<SocketAddr> = failed.0.iter().map(|(addr, _)| *addr).collect();
         assert_eq!(addrs, [a, b]);
         for (_, err) in &failed.0 {
@@ -479,7 +539,8 @@ mod tests {
     #[test]
     fn connect_error_names_every_address_once_in_its_source() {
         let [a, b] = two_refused();
-        let err = futures_lite::future::block_on(connect_addrs("example.test", 443, vec![a, b]))
+        let addrs = async { Ok(vec![a, b]) };
+        let err = futures_lite::future::block_on(connect_within("example.test", 443, addrs, None))
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Connect);
         assert_eq!(
@@ -495,6 +556,31 @@ mod tests {
             assert_eq!(causes.matches(&line[..]).count(), 1, "{causes}");
         }
         assert!(std::error::Error::source(source).is_none());
+    }
+
+    #[test]
+    fn a_deadline_error_names_the_failed_and_the_unanswered_addresses() {
+        let (_hole, _fillers, hanging) = black_hole();
+        let [refused, _] = two_refused();
+        let addrs = async { Ok(vec![hanging, refused]) };
+        let limit = ATTEMPT_DELAY * 3;
+        let err =
+            futures_lite::future::block_on(connect_within("example.test", 443, addrs, Some(limit)))
+                .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "connecting to example.test port 443 did not finish within {limit:?} \
+                 (2 addresses tried)"
+            )
+        );
+        let causes = std::error::Error::source(&err).unwrap().to_string();
+        let refusal = std::net::TcpStream::connect(refused).unwrap_err();
+        assert_eq!(
+            causes,
+            format!("{hanging}: no answer before the deadline; {refused}: {refusal}")
+        );
     }
 
     /// Runs unit test `name` alone in a child process, for the process-wide services
