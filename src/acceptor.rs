@@ -10,7 +10,7 @@ use crate::config;
 use crate::error::{Error, Result};
 use crate::handshake::handshake;
 use crate::listener::Listener;
-use crate::net::Port;
+use crate::net::{self, Port};
 use crate::policy::Policy;
 use crate::stream::TlsStream;
 
@@ -93,7 +93,9 @@ impl Acceptor {
     ///
     /// Cancel safe: nothing is bound until the future completes.
     pub async fn bind(&self, host: &str, port: impl Into<Port>) -> Result<Listener> {
-        Listener::bind(self.clone(), host, port.into()).await
+        // A service name is looked up here, off the executor thread (see port_number).
+        let port = net::port_number(&port.into()).await?;
+        Listener::bind(self.clone(), host, Port::from(port)).await
     }
 
     /// The policy this acceptor was built from.

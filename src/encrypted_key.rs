@@ -6,9 +6,10 @@
 //! and OpenSSL 1.0's default), single DES, and OpenSSL's traditional `Proc-Type: 4,ENCRYPTED`
 //! PEM (`RSA PRIVATE KEY` or `EC PRIVATE KEY` with a `DEK-Info` header).
 //!
-//! The key derivation parameters come from the file, so they are checked against fixed
-//! limits before any derivation: a hostile file cannot make a load take minutes or
-//! gigabytes. Every error here is [`ErrorKind::Load`] and names where the bytes came from.
+//! The key derivation parameters come from the file, so they are checked against the
+//! limits of [`crate::kdf`] before any derivation: a hostile file cannot make a load take
+//! minutes or gigabytes. The decrypted key is cleared from memory when dropped, on error
+//! paths too. Every error here is [`ErrorKind::Load`] and names where the bytes came from.
 
 use pkcs8::der::asn1::{AnyRef, ObjectIdentifier, OctetStringRef};
 use pkcs8::der::{Decode, Reader, SliceReader};
@@ -16,22 +17,10 @@ use pkcs8::pkcs5::{self, pbes2};
 use pkcs8::spki::AlgorithmIdentifier;
 use pkcs8::{EncryptedPrivateKeyInfo, PrivateKeyInfo};
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind, Result};
-
-/// The most PBKDF2 iterations a key file may ask for. OpenSSL writes 2048, current advice
-/// is up to 600,000 (OWASP, HMAC-SHA256); a million takes about 0.1 s in an optimised
-/// build (but seconds in an unoptimised one).
-pub(crate) const MAX_PBKDF2_ITERATIONS: u32 = 1_000_000;
-
-/// The largest scrypt cost parameter N, as log2: 2^20 (OpenSSL writes 2^14).
-pub(crate) const MAX_SCRYPT_LOG_N: u32 = 20;
-
-/// The most memory scrypt may need, 128 * N * r bytes: 1 GiB.
-pub(crate) const MAX_SCRYPT_MEMORY: u64 = 1 << 30;
-
-/// The most scrypt work, N * r * p (in 128-byte block mixes): that of N = 2^20, r = 8, p = 1.
-pub(crate) const MAX_SCRYPT_WORK: u64 = 1 << 23;
+use crate::kdf::Kdf;
 
 const PEM_BEGIN: &[u8] = b"-----BEGIN ENCRYPTED PRIVATE KEY-----";
 const PEM_END: &[u8] = b"-----END ENCRYPTED PRIVATE KEY-----";
@@ -70,8 +59,9 @@ pub(crate) fn decrypt_pkcs8(
         _ => return Err(load(origin, "the key's encryption scheme is not supported")),
     };
     check_kdf(&params.kdf, origin)?;
-    let plain = params
+    let mut plain = params
         .decrypt(password, info.encrypted_data)
+        .map(Zeroizing::new)
         .map_err(|e| match e {
             // pkcs5 0.7 reports bad padding (what a wrong password gives) as EncryptFailed.
             pkcs5::Error::DecryptFailed | pkcs5::Error::EncryptFailed => {
@@ -88,7 +78,10 @@ pub(crate) fn decrypt_pkcs8(
     if let Err(e) = PrivateKeyInfo::from_der(&plain) {
         return Err(wrong_password(origin, password, Some(e)));
     }
-    Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(plain)))
+    // Moved, not copied: the key's own storage is cleared by `Identity` on drop.
+    Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        std::mem::take(&mut *plain),
+    )))
 }
 
 fn is_pem(bytes: &[u8]) -> bool {
@@ -224,64 +217,24 @@ fn is_pbes1(oid: &ObjectIdentifier) -> bool {
 
 /// Refuses key derivation parameters that would cost too much time or memory.
 fn check_kdf(kdf: &pbes2::Kdf<'_>, origin: &str) -> Result<()> {
-    match kdf {
-        pbes2::Kdf::Pbkdf2(p) if p.iteration_count > MAX_PBKDF2_ITERATIONS => Err(load(
-            origin,
-            &format!(
-                "pbkdf2 iteration count {} exceeds the limit ({MAX_PBKDF2_ITERATIONS})",
-                p.iteration_count
-            ),
-        )),
-        pbes2::Kdf::Pbkdf2(p) if p.iteration_count == 0 => {
-            Err(load(origin, "pbkdf2 iteration count 0 is invalid"))
+    let kdf = match kdf {
+        pbes2::Kdf::Pbkdf2(p) => Kdf::Iterated {
+            what: "pbkdf2",
+            iterations: u64::from(p.iteration_count),
+        },
+        pbes2::Kdf::Scrypt(p) => Kdf::Scrypt {
+            n: p.cost_parameter,
+            r: u64::from(p.block_size),
+            p: u64::from(p.parallelization),
+        },
+        _ => {
+            return Err(load(
+                origin,
+                "the key's key derivation function is not supported",
+            ));
         }
-        pbes2::Kdf::Pbkdf2(_) => Ok(()),
-        pbes2::Kdf::Scrypt(p) => {
-            let (n, r, par) = (
-                p.cost_parameter,
-                u64::from(p.block_size),
-                u64::from(p.parallelization),
-            );
-            if n < 2 || !n.is_power_of_two() || r == 0 || par == 0 {
-                return Err(load(
-                    origin,
-                    &format!("invalid scrypt parameters (N = {n}, r = {r}, p = {par})"),
-                ));
-            }
-            if n.ilog2() > MAX_SCRYPT_LOG_N {
-                return Err(load(
-                    origin,
-                    &format!(
-                        "scrypt cost parameter N = {n} exceeds the limit (2^{MAX_SCRYPT_LOG_N})"
-                    ),
-                ));
-            }
-            // n <= 2^20 and r, p < 2^16: no overflow in u64.
-            if 128 * n * r > MAX_SCRYPT_MEMORY {
-                return Err(load(
-                    origin,
-                    &format!(
-                        "scrypt memory cost 128 * N * r = {} bytes exceeds the limit ({MAX_SCRYPT_MEMORY})",
-                        128 * n * r
-                    ),
-                ));
-            }
-            if n * r * par > MAX_SCRYPT_WORK {
-                return Err(load(
-                    origin,
-                    &format!(
-                        "scrypt work N * r * p = {} exceeds the limit ({MAX_SCRYPT_WORK})",
-                        n * r * par
-                    ),
-                ));
-            }
-            Ok(())
-        }
-        _ => Err(load(
-            origin,
-            "the key's key derivation function is not supported",
-        )),
-    }
+    };
+    crate::kdf::check_all(&[kdf]).map_err(|why| load(origin, &why))
 }
 
 fn wrong_password(origin: &str, password: &str, cause: Option<pkcs8::der::Error>) -> Error {

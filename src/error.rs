@@ -55,6 +55,9 @@ impl ErrorKind {
 /// certificate: the names it is valid for, or its validity dates, as rustls reports
 /// them). [`source()`](std::error::Error::source) returns the underlying error (an
 /// [`io::Error`], a [`rustls::Error`], ...) for callers that want to downcast it.
+/// When one failure has several causes (a connect that tried several addresses),
+/// `Display` says what failed and how many were tried, and `source()` lists each with
+/// its cause, so that printing the chain prints each cause once.
 ///
 /// # Conversion
 ///

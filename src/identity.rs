@@ -8,6 +8,7 @@ use std::sync::Arc;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::CertifiedKey;
+use zeroize::Zeroizing;
 
 use crate::backend::default_backend;
 use crate::error::{Error, ErrorKind, Result};
@@ -19,10 +20,16 @@ use crate::pem;
 /// Every constructor checks that the key belongs to the leaf certificate, so a mismatch is
 /// reported where the files are loaded, not at the first handshake. Cloning is cheap (the
 /// key is shared). `Debug` never prints key material.
+///
+/// The key's bytes are overwritten with zeros when the last clone is dropped, and so
+/// are the file buffers and decrypted plaintexts the constructors read keys from. Copies
+/// outside tlsport are not: rustls and its crypto backend take a copy of the key's DER
+/// to parse when a [`Connector`](crate::Connector) or [`Acceptor`](crate::Acceptor) is
+/// built, and PKCS#12 archives are decrypted inside the p12-keystore crate.
 #[derive(Clone)]
 pub struct Identity {
     chain: Vec<CertificateDer<'static>>,
-    key: Arc<PrivateKeyDer<'static>>,
+    key: Arc<Zeroizing<PrivateKeyDer<'static>>>,
 }
 
 impl Identity {
@@ -175,7 +182,7 @@ impl Identity {
         }
         let identity = Identity {
             chain,
-            key: Arc::new(key),
+            key: Arc::new(Zeroizing::new(key)),
         };
         // Any backend can check the pair; the one the policy picks later re-checks it.
         if let Ok(provider) = default_backend().provider() {
@@ -263,7 +270,7 @@ fn needs_feature(what: &str, feature: &str) -> Error {
 
 impl fmt::Debug for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let key_format = match &*self.key {
+        let key_format = match &**self.key {
             PrivateKeyDer::Pkcs1(_) => "PKCS#1",
             PrivateKeyDer::Sec1(_) => "SEC1",
             PrivateKeyDer::Pkcs8(_) => "PKCS#8",
@@ -291,4 +298,40 @@ pub enum ObjectKind {
     Pkcs8 = 4,
     /// A PKCS#12 archive: my whole identity.
     Pkcs12 = 5,
+}
+
+#[cfg(test)]
+mod tests {
+    use rustls::pki_types::PrivateKeyDer;
+    use zeroize::{Zeroize, Zeroizing};
+
+    use super::Identity;
+    use crate::pem;
+
+    /// Whether clearing memory on drop works cannot be observed without unsafe code (the
+    /// memory is freed); this checks the types that do it, and that clearing a key
+    /// through them (what their `Drop` does) leaves no key bytes.
+    #[test]
+    fn keys_and_key_file_buffers_are_cleared_on_drop() {
+        let cert = rcgen::generate_simple_self_signed(["localhost".to_owned()]).unwrap();
+        let key_pem = cert.signing_key.serialize_pem();
+        let identity = Identity::from_pem(cert.cert.pem().as_bytes(), key_pem.as_bytes()).unwrap();
+        let stored: &Zeroizing<PrivateKeyDer<'static>> = &identity.key;
+        let mut copy = Zeroizing::new(stored.clone_key());
+        let PrivateKeyDer::Pkcs8(der) = &*copy else {
+            panic!("rcgen writes PKCS#8");
+        };
+        assert!(!der.secret_pkcs8_der().is_empty());
+        copy.zeroize();
+        let PrivateKeyDer::Pkcs8(der) = &*copy else {
+            panic!("still PKCS#8");
+        };
+        assert!(der.secret_pkcs8_der().is_empty());
+
+        let path = std::env::temp_dir().join(format!("tlsport-zeroize-{}.pem", std::process::id()));
+        std::fs::write(&path, &key_pem).unwrap();
+        let buffer: crate::Result<Zeroizing<Vec<u8>>> = pem::read_file(&path);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(&buffer.unwrap()[..], key_pem.as_bytes());
+    }
 }

@@ -80,9 +80,23 @@
 //!   system store): build them once at start-up, then clone them.
 //! - Call `close()` when done writing: it sends `close_notify`. Dropping a stream sends
 //!   nothing, and a peer using [`EofPolicy::Strict`] will see a truncation error.
-//! - [`CaBundle::System`] uses the operating system's verifier on macOS, Windows and
+//! - [`CaBundle::System`] uses the operating system's verifier on macOS, iOS, Windows and
 //!   Android (with its revocation and policy checks) and webpki over the system's roots
 //!   elsewhere, so results can differ between platforms.
+//! - **The platform verifier can block the handshake's poll.** On macOS, iOS, Windows
+//!   and Android the operating system may fetch missing intermediates and revocation
+//!   data (OCSP, CRLs) over the network while it verifies the server's certificate, and
+//!   it does so inside the poll of [`Connector::connect`]: the executor thread waits (on
+//!   Windows up to about 10 s per verification) and the handshake deadline cannot fire
+//!   until it returns. Run such handshakes where a waiting thread harms no one: on a
+//!   multi-threaded runtime with spare worker threads, on a blocking pool
+//!   (`blocking::unblock(move || futures_lite::future::block_on(connector.connect(..)))`,
+//!   `tokio::task::spawn_blocking`), or in a thread per connection; or use
+//!   [`CaBundle::File`] or [`CaBundle::Bundled`] (webpki: no network, no revocation
+//!   checks) when the system's revocation checks are not needed. Linux and the other
+//!   Unixes verify with webpki over the system's roots and never fetch. Everything else
+//!   tlsport does in a poll is non-blocking: files are read in the constructors, DNS runs
+//!   on a thread pool, and so does the first read of `/etc/services` for a service name.
 //!
 //! - Handshake and connect deadlines are kept by one helper thread, `tlsport-deadlines`,
 //!   started at the first deadline; it sleeps until a deadline is due. (An async-io
@@ -145,6 +159,8 @@ mod handshake;
 mod identity;
 mod inflight;
 mod io;
+#[cfg(any(feature = "encrypted-keys", feature = "pkcs12"))]
+mod kdf;
 mod listener;
 mod net;
 mod pem;

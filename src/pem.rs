@@ -7,12 +7,14 @@ use std::path::Path;
 
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind, Result};
 
-/// Reads a whole file, or a `Load` error naming the path.
-pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| {
+/// Reads a whole file, or a `Load` error naming the path. The buffer is cleared when
+/// dropped: it may hold a private key.
+pub(crate) fn read_file(path: &Path) -> Result<Zeroizing<Vec<u8>>> {
+    std::fs::read(path).map(Zeroizing::new).map_err(|e| {
         Error::with_source(
             ErrorKind::Load,
             format!("cannot read {}: {e}", path.display()),

@@ -90,7 +90,7 @@ pub struct Policy {
     pub(crate) identity: Option<Identity>,
     /// Pieces of an identity loaded separately by `load_object`, joined when complete.
     loaded_chain: Vec<CertificateDer<'static>>,
-    loaded_key: Option<Arc<PrivateKeyDer<'static>>>,
+    loaded_key: Option<Arc<zeroize::Zeroizing<PrivateKeyDer<'static>>>>,
     pub(crate) server_name: Option<String>,
     pub(crate) sni: bool,
     pub(crate) alpn: Vec<Vec<u8>>,
@@ -230,7 +230,7 @@ impl Policy {
                     (Err(_), Some(password)) => decrypt_key(&bytes, password, &origin)?,
                     (Err(e), None) => return Err(e),
                 };
-                self.loaded_key = Some(Arc::new(key));
+                self.loaded_key = Some(Arc::new(zeroize::Zeroizing::new(key)));
             }
         }
         if let (false, Some(key)) = (self.loaded_chain.is_empty(), &self.loaded_key) {

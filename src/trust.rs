@@ -18,8 +18,18 @@ use crate::pem;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CaBundle {
     /// The platform's verifier (rustls-platform-verifier; feature `platform-verifier`):
-    /// the OS verifier on macOS, Windows and Android; the system's roots with webpki on
-    /// Linux and other Unixes, honouring `SSL_CERT_FILE` and `SSL_CERT_DIR`.
+    /// the OS verifier on macOS, iOS, Windows and Android; the system's roots with webpki
+    /// on Linux and other Unixes, honouring `SSL_CERT_FILE` and `SSL_CERT_DIR`.
+    ///
+    /// # Caveats
+    ///
+    /// The OS verifiers may fetch intermediates and revocation data (OCSP, CRLs) over the
+    /// network, synchronously, inside the poll that drives the handshake: the executor
+    /// thread is blocked meanwhile (Windows allows itself about 10 s) and no deadline can
+    /// interrupt it. Give such handshakes a thread that may block (a multi-threaded
+    /// runtime with spare workers, a blocking pool, a thread per connection), or use
+    /// [`CaBundle::File`] or [`CaBundle::Bundled`], which never touch the network. See
+    /// the crate's [caveats](crate#caveats).
     System,
     /// A PEM bundle file (or one DER certificate), read when the `Connector` is built.
     File(PathBuf),

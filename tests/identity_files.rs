@@ -228,6 +228,50 @@ fn pkcs12_modern_and_legacy_from_openssl_serve_handshakes() {
 
 #[cfg(feature = "pkcs12")]
 #[test]
+fn pkcs12_over_the_iteration_limit_from_openssl_is_refused_before_deriving() {
+    // What `openssl pkcs12 -export -iter` writes: PBES2/PBKDF2 for the certificates'
+    // encrypted content and for the key bag, over tlsport's limit of a million.
+    let p12 = std::env::temp_dir().join(format!("tlsport-iter-{}.p12", std::process::id()));
+    let out = std::process::Command::new("openssl")
+        .args([
+            "pkcs12",
+            "-export",
+            "-iter",
+            "1500000",
+            "-nomaciter",
+            "-inkey",
+        ])
+        .arg(pki_file("server.key"))
+        .arg("-in")
+        .arg(pki_file("server.pem"))
+        .arg("-passout")
+        .arg(format!("pass:{PASSWORD}"))
+        .arg("-out")
+        .arg(&p12)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let started = std::time::Instant::now();
+    let result = Identity::from_pkcs12_file(&p12, PASSWORD);
+    let took = started.elapsed();
+    std::fs::remove_file(&p12).unwrap();
+    let err = result.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Load, "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("pbkdf2 iteration count 1500000 exceeds the limit (1000000)"),
+        "{text}"
+    );
+    assert!(text.contains(&p12.display().to_string()), "{text}");
+    assert!(took < std::time::Duration::from_secs(1), "took {took:?}");
+}
+
+#[cfg(feature = "pkcs12")]
+#[test]
 fn pkcs12_client_identity_for_mutual_tls() {
     let client = Identity::from_pkcs12_file(pki_file("client.p12"), PASSWORD).unwrap();
     let server = Policy::new()
