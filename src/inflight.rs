@@ -1,33 +1,197 @@
 //! A set of futures that polls only the members that were woken, as `FuturesUnordered`
-//! does, for the [`Listener`](crate::Listener)'s handshakes.
+//! does, for the [`Listener`](crate::Listener)'s handshakes, and the tasks waiting on it.
 //!
 //! Polling every handshake in flight on every wake-up costs a failed socket read per
 //! pending handshake (about 50 wasted `recvfrom` calls per finished handshake with 64
-//! clients); here each member has its own waker that queues its slot and wakes the task
-//! that owns the set.
+//! clients); here each member has its own waker that queues its slot and wakes a task
+//! waiting on the set.
+//!
+//! Any number of tasks may wait on the set at once (one `accept` future each): they are
+//! [`Waiters`]. A wake-up of the set (a member, or any other source polled with
+//! [`Waiters::waker`]) wakes one waiter that is not already on its way, so two waiters
+//! never wake each other in turn, and a waiter that leaves with a wake-up it has not
+//! acted upon hands it on to another: nothing is lost when a waiter is cancelled.
 
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 
-/// The slots woken since the owner last looked, and the owner's waker.
-#[derive(Default)]
-struct Queue {
-    ready: Mutex<Vec<usize>>,
-    owner: Mutex<Option<Waker>>,
-}
-
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What the wakers share: the slots woken since the set was last polled, and the tasks
+/// waiting on the set.
+#[derive(Default)]
+struct Shared {
+    ready: Mutex<Vec<usize>>,
+    waiters: Mutex<WaiterSlab>,
+}
+
+impl Shared {
+    /// Wakes one waiter, unless one is already on its way (it will see this wake-up's
+    /// work too, or hand it on when it leaves).
+    fn notify(&self) {
+        let waker = lock(&self.waiters).pick();
+        // Woken outside the lock: a waker may do anything, even poll at once.
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+/// The set's own waker: any source polled with it wakes one waiter.
+impl Wake for Shared {
+    fn wake(self: Arc<Self>) {
+        self.notify();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.notify();
+    }
+}
+
+/// The tasks waiting on the set, in a slab.
+#[derive(Default)]
+struct WaiterSlab {
+    entries: Vec<Option<Entry>>,
+    free: Vec<usize>,
+    /// How many entries were woken and have not polled since.
+    woken: usize,
+    /// Where the search for the next waiter to wake starts, so that wake-ups go round.
+    cursor: usize,
+}
+
+struct Entry {
+    waker: Waker,
+    woken: bool,
+}
+
+impl WaiterSlab {
+    /// Marks one waiter woken and returns its waker, unless a waiter is woken already.
+    fn pick(&mut self) -> Option<Waker> {
+        if self.woken > 0 {
+            return None;
+        }
+        let n = self.entries.len();
+        for k in 0..n {
+            let i = (self.cursor + k) % n;
+            if let Some(entry) = self.entries[i].as_mut() {
+                entry.woken = true;
+                self.woken += 1;
+                self.cursor = i + 1;
+                return Some(entry.waker.clone());
+            }
+        }
+        None
+    }
+}
+
+/// A waiter's place among the [`Waiters`], held by one `accept` future. Give it back
+/// with [`Waiters::leave`].
+#[derive(Debug)]
+pub(crate) struct WaiterId(usize);
+
+/// The tasks waiting on an [`InFlight`] set; a cheap handle, cloned from
+/// [`InFlight::waiters`].
+#[derive(Clone)]
+pub(crate) struct Waiters {
+    shared: Arc<Shared>,
+    waker: Waker,
+}
+
+impl Waiters {
+    /// The set's waker: waking it wakes one waiter. Poll every source of work for the
+    /// waiters (sockets, timers) with it, so that each source keeps one waker however
+    /// many tasks wait.
+    pub(crate) fn waker(&self) -> &Waker {
+        &self.waker
+    }
+
+    /// Joins the waiters with `waker` (or refreshes it), as one about to look at the
+    /// set: a wake-up from now on wakes a waiter again.
+    pub(crate) fn enter(&self, id: &mut Option<WaiterId>, waker: &Waker) {
+        let mut slab = lock(&self.shared.waiters);
+        let slab = &mut *slab;
+        if let Some(entry) = id.as_ref().and_then(|id| slab.entries.get_mut(id.0)) {
+            if let Some(entry) = entry.as_mut() {
+                if !entry.waker.will_wake(waker) {
+                    entry.waker = waker.clone();
+                }
+                if std::mem::take(&mut entry.woken) {
+                    slab.woken -= 1;
+                }
+                return;
+            }
+        }
+        let entry = Entry {
+            waker: waker.clone(),
+            woken: false,
+        };
+        let i = match slab.free.pop() {
+            Some(i) => {
+                slab.entries[i] = Some(entry);
+                i
+            }
+            None => {
+                slab.entries.push(Some(entry));
+                slab.entries.len() - 1
+            }
+        };
+        *id = Some(WaiterId(i));
+    }
+
+    /// Leaves the waiters. A wake-up this waiter got and has not acted upon goes to
+    /// another waiter.
+    pub(crate) fn leave(&self, id: &mut Option<WaiterId>) {
+        let Some(WaiterId(i)) = id.take() else {
+            return;
+        };
+        let handed_on = {
+            let mut slab = lock(&self.shared.waiters);
+            match slab.entries.get_mut(i).and_then(Option::take) {
+                Some(entry) => {
+                    slab.free.push(i);
+                    if entry.woken {
+                        slab.woken -= 1;
+                        slab.pick()
+                    } else {
+                        None
+                    }
+                }
+                None => None,
+            }
+        };
+        if let Some(waker) = handed_on {
+            waker.wake();
+        }
+    }
+
+    /// Wakes one waiter, unless one is already on its way: for work that a waiter left
+    /// behind for the others.
+    pub(crate) fn notify(&self) {
+        self.shared.notify();
+    }
+}
+
+impl fmt::Debug for Waiters {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let slab = lock(&self.shared.waiters);
+        f.debug_struct("Waiters")
+            .field("waiting", &(slab.entries.len() - slab.free.len()))
+            .field("woken", &slab.woken)
+            .finish()
+    }
 }
 
 /// The waker of one slot.
 struct SlotWake {
     slot: usize,
     queued: AtomicBool,
-    queue: Arc<Queue>,
+    shared: Arc<Shared>,
 }
 
 impl Wake for SlotWake {
@@ -37,10 +201,8 @@ impl Wake for SlotWake {
 
     fn wake_by_ref(self: &Arc<Self>) {
         if !self.queued.swap(true, Ordering::AcqRel) {
-            lock(&self.queue.ready).push(self.slot);
-            if let Some(owner) = lock(&self.queue.owner).as_ref() {
-                owner.wake_by_ref();
-            }
+            lock(&self.shared.ready).push(self.slot);
+            self.shared.notify();
         }
     }
 }
@@ -56,7 +218,7 @@ pub(crate) struct InFlight<T> {
     slots: Vec<Option<Member<T>>>,
     free: Vec<usize>,
     len: usize,
-    queue: Arc<Queue>,
+    shared: Arc<Shared>,
 }
 
 impl<T: Future + Unpin> InFlight<T> {
@@ -65,7 +227,15 @@ impl<T: Future + Unpin> InFlight<T> {
             slots: Vec::new(),
             free: Vec::new(),
             len: 0,
-            queue: Arc::default(),
+            shared: Arc::default(),
+        }
+    }
+
+    /// The tasks waiting on this set: woken when a member is.
+    pub(crate) fn waiters(&self) -> Waiters {
+        Waiters {
+            shared: self.shared.clone(),
+            waker: Waker::from(self.shared.clone()),
         }
     }
 
@@ -79,17 +249,17 @@ impl<T: Future + Unpin> InFlight<T> {
             self.slots.push(None);
             self.slots.len() - 1
         });
-        // Queued for its first poll from the start, without waking the owner, who is
-        // the one inserting it.
+        // Queued for its first poll from the start, without waking a waiter: the one
+        // inserting it is looking at the set.
         let wake = Arc::new(SlotWake {
             slot,
             queued: AtomicBool::new(true),
-            queue: self.queue.clone(),
+            shared: self.shared.clone(),
         });
         let waker = Waker::from(wake.clone());
         self.slots[slot] = Some(Member { item, wake, waker });
         self.len += 1;
-        lock(&self.queue.ready).push(slot);
+        lock(&self.shared.ready).push(slot);
     }
 
     /// Removes and returns the member for which `key` is least.
@@ -116,14 +286,11 @@ impl<T: Future + Unpin> InFlight<T> {
     }
 
     /// Polls the members woken since the last call; returns the first output.
-    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<T::Output> {
-        {
-            let mut owner = lock(&self.queue.owner);
-            if !owner.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                *owner = Some(cx.waker().clone());
-            }
-        }
-        let ready = std::mem::take(&mut *lock(&self.queue.ready));
+    ///
+    /// Members woken from now on wake a waiter (see [`Waiters::enter`]). When an output
+    /// is returned and woken members are left unpolled, another waiter is woken for them.
+    pub(crate) fn poll_next(&mut self) -> Poll<T::Output> {
+        let ready = std::mem::take(&mut *lock(&self.shared.ready));
         let mut ready = ready.into_iter();
         while let Some(slot) = ready.by_ref().next() {
             let Some(member) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
@@ -133,8 +300,15 @@ impl<T: Future + Unpin> InFlight<T> {
             let mut member_cx = Context::from_waker(&member.waker);
             if let Poll::Ready(output) = Pin::new(&mut member.item).poll(&mut member_cx) {
                 self.remove(slot);
-                // Those not polled yet stay queued for the next call.
-                lock(&self.queue.ready).extend(ready);
+                // Those not polled yet stay queued, for whichever waiter comes next.
+                let left = {
+                    let mut queue = lock(&self.shared.ready);
+                    queue.extend(ready);
+                    !queue.is_empty()
+                };
+                if left {
+                    self.shared.notify();
+                }
                 return Poll::Ready(output);
             }
         }
@@ -167,36 +341,61 @@ mod tests {
         }
     }
 
+    type Handle = (Arc<AtomicUsize>, Arc<AtomicBool>, Arc<Mutex<Option<Waker>>>);
+
+    fn probes(set: &mut InFlight<Probe>, n: usize) -> Vec<Handle> {
+        (0..n)
+            .map(|id| {
+                let p = Probe {
+                    polls: Arc::default(),
+                    open: Arc::default(),
+                    waker: Arc::default(),
+                    id,
+                };
+                let handle = (p.polls.clone(), p.open.clone(), p.waker.clone());
+                set.insert(p);
+                handle
+            })
+            .collect()
+    }
+
+    /// Finishes probe `h`: opens it and wakes it.
+    fn finish(h: &Handle) {
+        h.1.store(true, Ordering::Relaxed);
+        lock(&h.2).take().unwrap().wake();
+    }
+
+    /// A task waker that counts its wake-ups.
+    #[derive(Default)]
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn task() -> (Arc<Count>, Waker) {
+        let count = Arc::new(Count::default());
+        (count.clone(), Waker::from(count))
+    }
+
+    fn wakes(c: &Count) -> usize {
+        c.0.load(Ordering::Relaxed)
+    }
+
     #[test]
     fn only_woken_members_are_polled() {
         let mut set = InFlight::new();
-        let probes: Vec<_> = (0..10)
-            .map(|id| Probe {
-                polls: Arc::default(),
-                open: Arc::default(),
-                waker: Arc::default(),
-                id,
-            })
-            .collect();
-        let handles: Vec<_> = probes
-            .iter()
-            .map(|p| (p.polls.clone(), p.open.clone(), p.waker.clone()))
-            .collect();
-        for p in probes {
-            set.insert(p);
-        }
-        let waker = Waker::noop();
-        let mut cx = Context::from_waker(waker);
-        assert!(set.poll_next(&mut cx).is_pending());
-        assert!(set.poll_next(&mut cx).is_pending());
+        let handles = probes(&mut set, 10);
+        assert!(set.poll_next().is_pending());
+        assert!(set.poll_next().is_pending());
         for (polls, _, _) in &handles {
             assert_eq!(polls.load(Ordering::Relaxed), 1, "each polled once");
         }
-        let (polls, open, waker) = &handles[7];
-        open.store(true, Ordering::Relaxed);
-        lock(waker).take().unwrap().wake();
-        assert_eq!(set.poll_next(&mut cx), Poll::Ready(7));
-        assert_eq!(polls.load(Ordering::Relaxed), 2);
+        finish(&handles[7]);
+        assert_eq!(set.poll_next(), Poll::Ready(7));
+        assert_eq!(handles[7].0.load(Ordering::Relaxed), 2);
         assert_eq!(
             handles[3].0.load(Ordering::Relaxed),
             1,
@@ -205,5 +404,79 @@ mod tests {
         assert_eq!(set.len(), 9);
         assert_eq!(set.remove_min_by_key(|p| p.id).map(|p| p.id), Some(0));
         assert_eq!(set.min_key(|p| p.id), Some(1));
+    }
+
+    #[test]
+    fn a_member_wakes_one_waiter_and_wake_ups_go_round() {
+        let mut set = InFlight::new();
+        let waiters = set.waiters();
+        let handles = probes(&mut set, 4);
+        let (a, b) = (task(), task());
+        let (mut ia, mut ib) = (None, None);
+        waiters.enter(&mut ia, &a.1);
+        waiters.enter(&mut ib, &b.1);
+        assert!(set.poll_next().is_pending());
+
+        // Two wake-ups before anyone looks: one waiter woken, once.
+        handles[0].2.lock().unwrap().take().unwrap().wake();
+        handles[1].2.lock().unwrap().take().unwrap().wake();
+        assert_eq!((wakes(&a.0), wakes(&b.0)), (1, 0));
+        // `a` looks; the next wake-up goes to `b`.
+        waiters.enter(&mut ia, &a.1);
+        assert!(set.poll_next().is_pending());
+        handles[2].2.lock().unwrap().take().unwrap().wake();
+        assert_eq!((wakes(&a.0), wakes(&b.0)), (1, 1));
+        // The set's own waker behaves the same: `b` is on its way, nobody else woken.
+        waiters.waker().wake_by_ref();
+        assert_eq!((wakes(&a.0), wakes(&b.0)), (1, 1));
+        waiters.leave(&mut ia);
+        waiters.leave(&mut ib);
+    }
+
+    #[test]
+    fn a_waiter_leaving_with_a_wake_up_hands_it_on() {
+        let mut set = InFlight::new();
+        let waiters = set.waiters();
+        let handles = probes(&mut set, 2);
+        let (a, b) = (task(), task());
+        let (mut ia, mut ib) = (None, None);
+        waiters.enter(&mut ia, &a.1);
+        waiters.enter(&mut ib, &b.1);
+        assert!(set.poll_next().is_pending());
+        finish(&handles[0]);
+        assert_eq!((wakes(&a.0), wakes(&b.0)), (1, 0));
+        // `a` is cancelled before it looks: `b` gets the wake-up.
+        waiters.leave(&mut ia);
+        assert_eq!((wakes(&a.0), wakes(&b.0)), (1, 1));
+        waiters.enter(&mut ib, &b.1);
+        assert_eq!(set.poll_next(), Poll::Ready(0));
+        // Leaving without a wake-up wakes nobody.
+        waiters.leave(&mut ib);
+        assert_eq!((wakes(&a.0), wakes(&b.0)), (1, 1));
+    }
+
+    #[test]
+    fn an_output_taken_with_others_ready_wakes_another_waiter() {
+        let mut set = InFlight::new();
+        let waiters = set.waiters();
+        let handles = probes(&mut set, 3);
+        let (a, b) = (task(), task());
+        let (mut ia, mut ib) = (None, None);
+        waiters.enter(&mut ia, &a.1);
+        waiters.enter(&mut ib, &b.1);
+        assert!(set.poll_next().is_pending());
+        finish(&handles[0]);
+        finish(&handles[1]);
+        assert_eq!((wakes(&a.0), wakes(&b.0)), (1, 0));
+        // `a` takes one output and leaves; the other finished member is still queued.
+        waiters.enter(&mut ia, &a.1);
+        assert!(set.poll_next().is_ready());
+        waiters.leave(&mut ia);
+        assert_eq!((wakes(&a.0), wakes(&b.0)), (1, 1), "b woken for the rest");
+        waiters.enter(&mut ib, &b.1);
+        assert!(set.poll_next().is_ready());
+        assert!(set.poll_next().is_pending());
+        waiters.leave(&mut ib);
+        assert_eq!(set.len(), 1);
     }
 }
