@@ -426,6 +426,154 @@ fn accept_invalid_hostnames_forgives_only_the_name() {
     }
 }
 
+fn name_error(err: &tlsport::Error) -> bool {
+    matches!(
+        err.certificate_error(),
+        Some(CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. })
+    )
+}
+
+/// Under `danger_accept_invalid_hostnames` the chain is verified against a name the leaf
+/// holds: a wildcard, an IP address. A leaf naming nothing must be valid for the name
+/// asked for (it never is), whatever its chain.
+#[test]
+fn accept_invalid_hostnames_with_wildcard_ip_and_nameless_leaves() {
+    let pki = Pki::new();
+    let stranger = Ca::new("untrusted test root");
+    let connector = Connector::new(pki.client_policy().danger_accept_invalid_hostnames(true))
+        .expect("client policy");
+    let wildcard = ["*.wild.test"];
+    let ip_only = ["192.0.2.7"];
+    for version in versions() {
+        for names in [&wildcard[..], &ip_only] {
+            let acceptor = server_for(&pki.ca.leaf_with(names, |_| {}), version);
+            run(20, async {
+                for asked in ["localhost", "a.wild.test", "other.example", "192.0.2.8"] {
+                    let (c, s) = handshake_pair(&connector, &acceptor, asked).await;
+                    let mut c = c.unwrap_or_else(|e| panic!("{version:?} {names:?} {asked}: {e}"));
+                    exchange(&mut c, &mut s.expect("server")).await;
+                }
+            });
+            let stale = pki.ca.leaf_with(names, |p| {
+                p.not_before = rcgen::date_time_ymd(2000, 1, 1);
+                p.not_after = rcgen::date_time_ymd(2001, 1, 1);
+            });
+            for (leaf, what) in [
+                (stale, "expired"),
+                (stranger.leaf_with(names, |_| {}), "untrusted"),
+            ] {
+                let acceptor = server_for(&leaf, version);
+                run(20, async {
+                    for asked in ["localhost", "a.wild.test"] {
+                        let (err, _) = refused(&connector, &acceptor, asked).await;
+                        let expected = match what {
+                            "expired" => matches!(
+                                err.certificate_error(),
+                                Some(
+                                    CertificateError::Expired
+                                        | CertificateError::ExpiredContext { .. }
+                                )
+                            ),
+                            _ => matches!(
+                                err.certificate_error(),
+                                Some(CertificateError::UnknownIssuer)
+                            ),
+                        };
+                        assert!(expected, "{version:?} {what} {names:?} as {asked}: {err}");
+                    }
+                });
+            }
+        }
+        // No SAN at all, only a common name.
+        let nameless = pki.ca.leaf_with(&[], |p| {
+            p.distinguished_name
+                .push(rcgen::DnType::CommonName, "localhost");
+        });
+        let acceptor = server_for(&nameless, version);
+        run(20, async {
+            for asked in ["localhost", "other.example"] {
+                let (err, _) = refused(&connector, &acceptor, asked).await;
+                assert!(name_error(&err), "{version:?} nameless as {asked}: {err}");
+            }
+        });
+        let acceptor = server_for(&stranger.leaf_with(&[], |_| {}), version);
+        run(20, async {
+            let (err, _) = refused(&connector, &acceptor, "localhost").await;
+            assert!(
+                matches!(
+                    err.certificate_error(),
+                    Some(CertificateError::UnknownIssuer)
+                ),
+                "{version:?} untrusted nameless: {err}"
+            );
+        });
+    }
+}
+
+/// The bad leaves of the OpenSSL test PKI under `danger_accept_invalid_hostnames`: only
+/// the name is forgiven.
+#[test]
+fn accept_invalid_hostnames_with_the_openssl_leaves() {
+    let connector = Connector::new(openssl_client_policy().danger_accept_invalid_hostnames(true))
+        .expect("client policy");
+    let handshake = |chain: &str, asked: &str| {
+        let acceptor = Acceptor::new(
+            Policy::new()
+                .ca_bundle(CaBundle::Empty)
+                .identity(openssl_identity(chain, "server.key")),
+        )
+        .expect("server policy");
+        run(20, async {
+            let (c, s) = handshake_pair(&connector, &acceptor, asked).await;
+            c.map(|_| drop(s.expect("the server side of a good handshake")))
+        })
+    };
+    for chain in [
+        "server.chain.pem",
+        "wronghost.chain.pem",
+        "wildcard.chain.pem",
+    ] {
+        for asked in ["localhost", "wrong.example.com", "127.0.0.1"] {
+            handshake(chain, asked).unwrap_or_else(|e| panic!("{chain} as {asked}: {e}"));
+        }
+    }
+    let expired = |e: &CertificateError| {
+        matches!(
+            e,
+            CertificateError::Expired | CertificateError::ExpiredContext { .. }
+        )
+    };
+    let unknown = |e: &CertificateError| matches!(e, CertificateError::UnknownIssuer);
+    let name = |e: &CertificateError| {
+        matches!(
+            e,
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. }
+        )
+    };
+    let other = |e: &CertificateError| !name(e);
+    let cases: [(&str, &dyn Fn(&CertificateError) -> bool); 6] = [
+        ("expired.chain.pem", &expired),
+        ("untrusted.chain.pem", &unknown),
+        ("nosan.chain.pem", &name),
+        ("nul-san.chain.pem", &name),
+        // A name outside the intermediate's constraints, a leaf for clients only.
+        ("nc-violation.chain.pem", &other),
+        ("clientauth-eku.chain.pem", &other),
+    ];
+    for (chain, expected) in cases {
+        for asked in ["localhost", "wrong.example.com"] {
+            let err = handshake(chain, asked).expect_err(chain);
+            assert_eq!(
+                err.kind(),
+                ErrorKind::Certificate,
+                "{chain} as {asked}: {err}"
+            );
+            let cause = err.certificate_error().expect("a certificate error");
+            assert!(expected(cause), "{chain} as {asked}: {err}");
+        }
+    }
+}
+
 // ---- client certificates (mutual TLS) ----
 
 fn mtls_acceptor(pki: &Pki, mode: ClientAuth, version: Version) -> Acceptor {
