@@ -770,3 +770,210 @@ fn client_auth_without_roots_is_a_config_error() {
     let err = Acceptor::new(Policy::new()).expect_err("no identity");
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
 }
+
+// ---- which roots verify client certificates ----
+
+/// A server with the OpenSSL PKI's identity asking for client certificates in `mode`,
+/// after `tweak`.
+fn openssl_mtls_server(
+    mode: ClientAuth,
+    version: Version,
+    tweak: impl FnOnce(Policy) -> Policy,
+) -> tlsport::Result<Acceptor> {
+    Acceptor::new(tweak(
+        Policy::new()
+            .identity(openssl_identity("server.chain.pem", "server.key"))
+            .client_auth(mode)
+            .protocol_versions(&[version]),
+    ))
+}
+
+/// A client of the OpenSSL PKI presenting `client.pem`, issued by `client-ca.pem`.
+fn openssl_client(with_certificate: bool) -> Connector {
+    let policy = openssl_client_policy();
+    let policy = match with_certificate {
+        true => policy.identity(openssl_identity("client.pem", "client.key")),
+        false => policy,
+    };
+    Connector::new(policy).expect("client policy")
+}
+
+/// The client CA in the server's `ca_bundle` (the bundle for verifying servers) does not
+/// let its clients in: the bundle was the same for both before `client_auth_roots`, so
+/// a public bundle let in any public certificate with the clientAuth usage.
+#[test]
+fn client_auth_never_uses_the_ca_bundle() {
+    let client_ca = CaBundle::File(pki_file("client-ca.pem"));
+    let other = Ca::new("some other client root");
+    let known = openssl_client(true);
+    let anonymous = openssl_client(false);
+    for mode in [ClientAuth::Required, ClientAuth::Optional] {
+        // Nothing but the ca_bundle: no roots for clients at all.
+        let err = openssl_mtls_server(mode, Version::Tls13, |p| p.ca_bundle(client_ca.clone()))
+            .expect_err("the ca_bundle holds no roots for clients");
+        assert_eq!(err.kind(), ErrorKind::Config, "{mode:?}: {err}");
+        assert!(
+            err.to_string().contains("client_auth_roots"),
+            "{mode:?}: {err}"
+        );
+
+        for version in versions() {
+            let acceptor = openssl_mtls_server(mode, version, |p| {
+                p.ca_bundle(client_ca.clone())
+                    .add_root_certificate(other.root.clone())
+            })
+            .expect("server policy");
+            run(20, async {
+                let (c, s) = handshake_pair(&known, &acceptor, "localhost").await;
+                let s =
+                    s.expect_err("a client CA trusted only for servers must not let clients in");
+                assert_eq!(
+                    s.kind(),
+                    ErrorKind::Certificate,
+                    "{mode:?} {version:?}: {s}"
+                );
+                assert!(
+                    matches!(s.certificate_error(), Some(CertificateError::UnknownIssuer)),
+                    "{mode:?} {version:?}: {s}"
+                );
+                client_sees_refusal(c, "client under the server's ca_bundle").await;
+                if mode == ClientAuth::Optional {
+                    let (mut c, mut s) = connected_pair(&anonymous, &acceptor).await;
+                    exchange(&mut c, &mut s).await;
+                }
+            });
+        }
+    }
+}
+
+#[test]
+fn client_auth_roots_or_a_hand_added_root_let_the_client_in() {
+    let client_ca = CaBundle::File(pki_file("client-ca.pem"));
+    let client_leaf =
+        tlsport::Identity::from_pem_files(pki_file("client.pem"), pki_file("client.key"))
+            .unwrap()
+            .chain()[0]
+            .clone();
+    let known = openssl_client(true);
+    let anonymous = openssl_client(false);
+    type Tweak = Box<dyn Fn(Policy) -> Policy>;
+    let client_ca_der = {
+        use tlsport::pki_types::CertificateDer;
+        use tlsport::pki_types::pem::PemObject;
+        CertificateDer::from_pem_file(pki_file("client-ca.pem")).unwrap()
+    };
+    let ways: Vec<(&str, Tweak)> = vec![
+        ("client_auth_roots(File)", {
+            let bundle = client_ca.clone();
+            Box::new(move |p: Policy| {
+                p.ca_bundle(CaBundle::Empty)
+                    .client_auth_roots(bundle.clone())
+            })
+        }),
+        ("client_auth_roots(File) beside the same ca_bundle", {
+            let bundle = client_ca.clone();
+            Box::new(move |p: Policy| {
+                p.ca_bundle(bundle.clone())
+                    .client_auth_roots(bundle.clone())
+            })
+        }),
+        ("add_root_certificate", {
+            let der = client_ca_der.clone();
+            Box::new(move |p: Policy| {
+                p.ca_bundle(client_ca.clone())
+                    .add_root_certificate(der.clone())
+            })
+        }),
+        (
+            "add_roots_pem_file",
+            Box::new(|p: Policy| p.add_roots_pem_file(pki_file("client-ca.pem")).unwrap()),
+        ),
+    ];
+    for mode in [ClientAuth::Required, ClientAuth::Optional] {
+        for (way, tweak) in &ways {
+            for version in versions() {
+                let acceptor = openssl_mtls_server(mode, version, tweak)
+                    .unwrap_or_else(|e| panic!("{way} {mode:?}: {e}"));
+                run(20, async {
+                    let (mut c, mut s) = connected_pair(&known, &acceptor).await;
+                    assert_eq!(
+                        s.info().peer_certificates.first(),
+                        Some(&client_leaf),
+                        "{way} {mode:?} {version:?}"
+                    );
+                    exchange(&mut c, &mut s).await;
+                    let (c, s) = handshake_pair(&anonymous, &acceptor, "localhost").await;
+                    match mode {
+                        ClientAuth::Optional => {
+                            let (mut c, mut s) = (c.unwrap(), s.unwrap());
+                            exchange(&mut c, &mut s).await;
+                        }
+                        _ => {
+                            let s = s.expect_err("no certificate under Required");
+                            assert_eq!(s.kind(), ErrorKind::Certificate, "{way}: {s}");
+                            if version == Version::Tls13 {
+                                client_sees_refusal(c, "anonymous client").await;
+                            }
+                        }
+                    }
+                });
+            }
+        }
+    }
+}
+
+#[test]
+fn client_auth_roots_of_another_ca_refuse_the_client() {
+    let known = openssl_client(true);
+    for mode in [ClientAuth::Required, ClientAuth::Optional] {
+        let acceptor = openssl_mtls_server(mode, Version::Tls13, |p| {
+            p.client_auth_roots(CaBundle::File(pki_file("root-ca.pem")))
+        })
+        .expect("server policy");
+        run(20, async {
+            let (c, s) = handshake_pair(&known, &acceptor, "localhost").await;
+            let s = s.expect_err("a client of another CA");
+            assert!(
+                matches!(s.certificate_error(), Some(CertificateError::UnknownIssuer)),
+                "{mode:?}: {s}"
+            );
+            client_sees_refusal(c, "client of another CA").await;
+        });
+    }
+}
+
+#[test]
+fn client_auth_roots_system_is_a_config_error_and_a_bad_file_a_load_error() {
+    let client_ca = pki_file("client-ca.pem");
+    for mode in [ClientAuth::Required, ClientAuth::Optional] {
+        // Refused even beside hand-added roots: it would silently mean something else.
+        let err = openssl_mtls_server(mode, Version::Tls13, |p| {
+            p.client_auth_roots(CaBundle::System)
+                .add_roots_pem_file(&client_ca)
+                .unwrap()
+        })
+        .expect_err("CaBundle::System cannot verify clients");
+        assert_eq!(err.kind(), ErrorKind::Config, "{mode:?}: {err}");
+        assert!(err.to_string().contains("CaBundle::System"), "{err}");
+
+        let missing = pki_file("no-such-client-ca.pem");
+        let err = openssl_mtls_server(mode, Version::Tls13, |p| {
+            p.client_auth_roots(CaBundle::File(missing.clone()))
+        })
+        .expect_err("a missing file");
+        assert_eq!(err.kind(), ErrorKind::Load, "{mode:?}: {err}");
+        assert!(
+            err.to_string().contains(&*missing.to_string_lossy()),
+            "{err}"
+        );
+    }
+    // Without client_auth the roots for clients are not used, nor read.
+    openssl_mtls_server(ClientAuth::None, Version::Tls13, |p| {
+        p.client_auth_roots(CaBundle::System)
+    })
+    .expect("client_auth_roots is unused without client_auth");
+    openssl_mtls_server(ClientAuth::None, Version::Tls13, |p| {
+        p.client_auth_roots(CaBundle::File(pki_file("no-such-client-ca.pem")))
+    })
+    .expect("client_auth_roots is unused without client_auth");
+}
