@@ -36,7 +36,10 @@ impl Acceptor {
     /// # Errors
     ///
     /// [`ErrorKind::Config`](crate::ErrorKind::Config) when the policy has no identity,
-    /// or asks for client certificates with no roots to verify them against;
+    /// or asks for client certificates with no roots to verify them against (see
+    /// [`Policy::client_auth_roots`]) or with `client_auth_roots(CaBundle::System)`;
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) for an ALPN name
+    /// outside 1 to 255 bytes;
     /// [`ErrorKind::Load`](crate::ErrorKind::Load) for unreadable root files;
     /// [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) for a backend not
     /// compiled in.

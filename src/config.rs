@@ -47,6 +47,28 @@ fn provider_and_versions(
     Ok((provider, versions))
 }
 
+/// An error for the first ALPN protocol name that cannot go on the wire: RFC 7301 gives
+/// each name a one-byte length and forbids empty names. Unchecked, rustls would panic on
+/// an empty name in a debug build, send a malformed ClientHello in a release build, and
+/// silently truncate a name over 255 bytes.
+fn check_alpn(protocols: &[Vec<u8>]) -> Result<()> {
+    match protocols
+        .iter()
+        .enumerate()
+        .find(|(_, name)| !(1..=255).contains(&name.len()))
+    {
+        Some((index, name)) => Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "ALPN protocol name at index {index} of alpn_protocols() is {} bytes long; \
+                 a name must be 1 to 255 bytes (RFC 7301)",
+                name.len()
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 fn config_error(what: &str, err: rustls::Error) -> Error {
     Error::with_source(ErrorKind::Config, format!("{what}: {err}"), err)
 }
@@ -54,6 +76,7 @@ fn config_error(what: &str, err: rustls::Error) -> Error {
 /// The client configuration of `policy`.
 pub(crate) fn client_config(policy: &Policy) -> Result<ClientConfig> {
     policy.check_loaded_pieces()?;
+    check_alpn(&policy.alpn)?;
     let (provider, versions) = provider_and_versions(policy)?;
     let verifier = server_verifier(policy, &provider)?;
     let builder = ClientConfig::builder_with_provider(provider.clone())
@@ -154,6 +177,7 @@ fn system_verifier(_: &Policy, _: &Arc<CryptoProvider>) -> Result<Arc<dyn Server
 /// The server configuration of `policy`.
 pub(crate) fn server_config(policy: &Policy) -> Result<ServerConfig> {
     policy.check_loaded_pieces()?;
+    check_alpn(&policy.alpn)?;
     let Some(identity) = &policy.identity else {
         return Err(Error::new(
             ErrorKind::Config,
@@ -167,16 +191,26 @@ pub(crate) fn server_config(policy: &Policy) -> Result<ServerConfig> {
     let builder = match policy.client_auth {
         ClientAuth::None => builder.with_no_client_auth(),
         mode => {
-            let bundle = match &policy.ca_bundle {
-                CaBundle::System => &CaBundle::Empty,
-                other => other,
-            };
-            let roots = trust::root_store(bundle, &policy.extra_roots)?;
+            // Never the policy's ca_bundle: that one says which servers to trust, and a
+            // public bundle would let in anybody's certificate with the clientAuth usage.
+            if policy.client_auth_roots == CaBundle::System {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    "client_auth_roots(CaBundle::System) cannot verify client certificates: \
+                     the platform verifier checks servers only, and public roots would let \
+                     anybody in; give the CAs that issue client certificates with \
+                     client_auth_roots(CaBundle::File(..)), add_root_certificate() or \
+                     add_roots_pem_file()",
+                ));
+            }
+            let roots = trust::root_store(&policy.client_auth_roots, &policy.extra_roots)?;
             if roots.is_empty() {
                 return Err(Error::new(
                     ErrorKind::Config,
-                    "client_auth needs roots to verify client certificates against: use \
-                     add_root_certificate(), add_roots_pem_file() or CaBundle::File",
+                    "client_auth needs roots to verify client certificates against (the \
+                     policy's ca_bundle is never used for clients): use \
+                     add_root_certificate(), add_roots_pem_file() or \
+                     client_auth_roots(CaBundle::File(..))",
                 ));
             }
             let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider.clone());

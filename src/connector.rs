@@ -80,7 +80,8 @@ impl Connector {
     ///
     /// [`ErrorKind::Config`] for a policy that cannot work (no roots with verification
     /// on, no protocol version, a system store that cannot be loaded),
-    /// [`ErrorKind::InvalidInput`] for an invalid [`Policy::server_name`],
+    /// [`ErrorKind::InvalidInput`] for an invalid [`Policy::server_name`] or an ALPN
+    /// name outside 1 to 255 bytes,
     /// [`ErrorKind::Load`] for an unreadable [`CaBundle::File`](crate::CaBundle::File),
     /// [`ErrorKind::Unsupported`] for a backend or bundle not compiled in.
     ///

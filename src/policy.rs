@@ -30,9 +30,11 @@ pub enum ClientAuth {
     /// Do not ask for one.
     #[default]
     None,
-    /// Ask; verify one if offered, against the policy's roots; accept clients without one.
+    /// Ask; verify one if offered, against the
+    /// [`client_auth_roots`](Policy::client_auth_roots); accept clients without one.
     Optional,
-    /// Ask, and refuse clients without a certificate that verifies against the policy's roots.
+    /// Ask, and refuse clients without a certificate that verifies against the
+    /// [`client_auth_roots`](Policy::client_auth_roots).
     Required,
 }
 
@@ -99,6 +101,7 @@ pub struct Policy {
     pub(crate) accept_invalid_certs: bool,
     pub(crate) accept_invalid_hostnames: bool,
     pub(crate) client_auth: ClientAuth,
+    pub(crate) client_auth_roots: CaBundle,
     pub(crate) connect_timeout: Option<Duration>,
     pub(crate) handshake_timeout: Option<Duration>,
     pub(crate) eof: EofPolicy,
@@ -124,6 +127,7 @@ impl Default for Policy {
             accept_invalid_certs: false,
             accept_invalid_hostnames: false,
             client_auth: ClientAuth::None,
+            client_auth_roots: CaBundle::Empty,
             connect_timeout: Some(DEFAULT_TIMEOUT),
             handshake_timeout: Some(DEFAULT_TIMEOUT),
             eof: EofPolicy::Strict,
@@ -141,7 +145,11 @@ impl Policy {
         Policy::default()
     }
 
-    /// Sets where trust anchors come from. Roots added by hand are kept.
+    /// Sets where the trust anchors that verify servers come from. Roots added by hand
+    /// are kept.
+    ///
+    /// A server verifies client certificates against its
+    /// [`client_auth_roots`](Policy::client_auth_roots) instead, never against this bundle.
     pub fn ca_bundle(mut self, bundle: CaBundle) -> Policy {
         self.ca_bundle = bundle;
         self
@@ -150,7 +158,8 @@ impl Policy {
     /// Trusts one more root certificate (DER), on top of the bundle.
     ///
     /// A server with [`ClientAuth::Optional`] or [`ClientAuth::Required`] verifies client
-    /// certificates against these roots (and those of a `File` or `Bundled` bundle).
+    /// certificates against these roots too (on top of its
+    /// [`client_auth_roots`](Policy::client_auth_roots), by default the only ones).
     pub fn add_root_certificate(mut self, der: CertificateDer<'static>) -> Policy {
         self.extra_roots.push(der);
         self
@@ -159,6 +168,8 @@ impl Policy {
     /// Trusts every certificate of a PEM bundle file (or one DER certificate), read now.
     ///
     /// Entries that cannot be parsed are logged (at `warn`, naming the file) and skipped.
+    /// Like [`add_root_certificate`](Policy::add_root_certificate), these roots verify
+    /// servers and, under [`client_auth`](Policy::client_auth), client certificates.
     ///
     /// # Errors
     ///
@@ -262,6 +273,23 @@ impl Policy {
     ///
     /// A server with ALPN protocols refuses a client that offers ALPN but none of them
     /// (a `no_application_protocol` alert); a client that offered none gets no ALPN.
+    ///
+    /// Each name must be 1 to 255 bytes long (the wire format has a one-byte length and
+    /// no empty names); `Connector::new` and `Acceptor::new` report any other name as
+    /// [`ErrorKind::InvalidInput`], naming its index and length.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tlsport::{CaBundle, Connector, ErrorKind, Policy};
+    ///
+    /// let policy = Policy::new().alpn_protocols(["h2", "http/1.1"]);
+    /// # let _ = policy;
+    ///
+    /// let empty = Policy::new().ca_bundle(CaBundle::Empty).alpn_protocols(["h2", ""]);
+    /// let err = Connector::new(empty).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    /// ```
     pub fn alpn_protocols<I, P>(mut self, protocols: I) -> Policy
     where
         I: IntoIterator<Item = P>,
@@ -301,9 +329,33 @@ impl Policy {
     /// Client: accept a server certificate valid for another name. The chain is still
     /// verified against the roots, and dates are still checked.
     ///
+    /// The chain is verified as if the client had asked for a name the leaf certificate
+    /// holds (its first DNS or IP subject alternative name; `*.example.com` is taken as
+    /// one name under it), so the verifier (webpki or the platform's) can only fail on the
+    /// chain itself; nothing it reports is forgiven. A leaf with no usable name there (a
+    /// common name only, say) is verified against the requested name, and refused unless
+    /// it is valid for it.
+    ///
     /// # Caveats
     ///
     /// Any holder of a certificate from a trusted root can impersonate the server.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tlsport::{CaBundle, Connector, Policy};
+    /// # fn main() -> tlsport::Result<()> {
+    /// # let ca = rcgen::generate_simple_self_signed(["device CA".to_owned()]).unwrap();
+    /// # let device_ca = ca.cert.der().clone();
+    /// // Devices on the LAN, with certificates from our own CA naming their factory
+    /// // host names, reached by address.
+    /// let policy = Policy::new()
+    ///     .ca_bundle(CaBundle::Empty)
+    ///     .add_root_certificate(device_ca)
+    ///     .danger_accept_invalid_hostnames(true);
+    /// let connector = Connector::new(policy)?;
+    /// # let _ = connector; Ok(()) }
+    /// ```
     pub fn danger_accept_invalid_hostnames(mut self, yes: bool) -> Policy {
         self.accept_invalid_hostnames = yes;
         self
@@ -311,11 +363,70 @@ impl Policy {
 
     /// Server: whether to ask clients for a certificate (Gauche's `client-verify`).
     ///
-    /// Client certificates are verified against the roots added by hand and those of a
-    /// [`CaBundle::File`] or [`CaBundle::Bundled`] bundle, never against the whole system
-    /// store.
+    /// **Client certificates are verified only against the roots added by hand**
+    /// ([`add_root_certificate`](Policy::add_root_certificate),
+    /// [`add_roots_pem_file`](Policy::add_roots_pem_file),
+    /// [`load_object`](Policy::load_object) with [`ObjectKind::X509CaCert`]) and the
+    /// bundle given to [`client_auth_roots`](Policy::client_auth_roots) (none by default),
+    /// never against the policy's [`ca_bundle`](Policy::ca_bundle) or the system store:
+    /// a public root vouches for anybody's certificate, so trusting one for clients
+    /// would let strangers in. With no such root at all, `Acceptor::new` reports
+    /// [`ErrorKind::Config`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tlsport::{Acceptor, ClientAuth, Identity, Policy};
+    /// # fn main() -> tlsport::Result<()> {
+    /// # let server = rcgen::generate_simple_self_signed(["localhost".to_owned()]).unwrap();
+    /// # let identity = Identity::from_pem(server.cert.pem().as_bytes(),
+    /// #     server.signing_key.serialize_pem().as_bytes())?;
+    /// # let client_ca = rcgen::generate_simple_self_signed(["client CA".to_owned()]).unwrap();
+    /// # let client_ca_der = client_ca.cert.der().clone();
+    /// // Only certificates issued under this client CA get in.
+    /// let policy = Policy::new()
+    ///     .identity(identity)
+    ///     .client_auth(ClientAuth::Required)
+    ///     .add_root_certificate(client_ca_der);
+    /// let acceptor = Acceptor::new(policy)?;
+    /// # let _ = acceptor; Ok(()) }
+    /// ```
     pub fn client_auth(mut self, mode: ClientAuth) -> Policy {
         self.client_auth = mode;
+        self
+    }
+
+    /// Server: the roots that verify client certificates under
+    /// [`client_auth`](Policy::client_auth), on top of the roots added by hand.
+    ///
+    /// **Default: [`CaBundle::Empty`], so only the roots added with
+    /// [`add_root_certificate`](Policy::add_root_certificate) or
+    /// [`add_roots_pem_file`](Policy::add_roots_pem_file) are trusted**, whatever the
+    /// policy's [`ca_bundle`](Policy::ca_bundle), and never the system store. Unused
+    /// unless `client_auth` is [`ClientAuth::Optional`] or [`ClientAuth::Required`].
+    ///
+    /// - [`CaBundle::File`]: the roots of a PEM bundle of the CAs that issue client
+    ///   certificates, read by `Acceptor::new`.
+    /// - [`CaBundle::Bundled`]: Mozilla's public web roots. Any certificate that one of
+    ///   them issued with the clientAuth usage gets in: rarely what a server wants.
+    /// - [`CaBundle::System`]: refused by `Acceptor::new` with [`ErrorKind::Config`] (when
+    ///   `client_auth` is on). The platform verifier checks servers only, and the public
+    ///   roots of a system store would let anybody's certificate in.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use tlsport::{Acceptor, CaBundle, ClientAuth, Identity, Policy};
+    /// # fn main() -> tlsport::Result<()> {
+    /// let policy = Policy::new()
+    ///     .identity(Identity::from_pem_files("server.chain.pem", "server.key")?)
+    ///     .client_auth(ClientAuth::Required)
+    ///     .client_auth_roots(CaBundle::File("client-ca.pem".into()));
+    /// let acceptor = Acceptor::new(policy)?;
+    /// # let _ = acceptor; Ok(()) }
+    /// ```
+    pub fn client_auth_roots(mut self, bundle: CaBundle) -> Policy {
+        self.client_auth_roots = bundle;
         self
     }
 
@@ -398,6 +509,7 @@ impl fmt::Debug for Policy {
                 &self.accept_invalid_hostnames,
             )
             .field("client_auth", &self.client_auth)
+            .field("client_auth_roots", &self.client_auth_roots)
             .field("connect_timeout", &self.connect_timeout)
             .field("handshake_timeout", &self.handshake_timeout)
             .field("eof", &self.eof)

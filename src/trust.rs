@@ -9,11 +9,23 @@ use rustls::pki_types::CertificateDer;
 use crate::error::{Error, ErrorKind, Result};
 use crate::pem;
 
-/// Where trust anchors for verifying the peer come from (Gauche's `tls-ca-bundle-path`).
+/// Where trust anchors come from (Gauche's `tls-ca-bundle-path`): for verifying servers,
+/// given to [`Policy::ca_bundle`](crate::Policy::ca_bundle); for verifying client
+/// certificates, to [`Policy::client_auth_roots`](crate::Policy::client_auth_roots)
+/// (default [`CaBundle::Empty`], and never [`CaBundle::System`]).
 ///
 /// Roots added with [`Policy::add_root_certificate`](crate::Policy::add_root_certificate)
 /// or [`Policy::add_roots_pem_file`](crate::Policy::add_roots_pem_file) are trusted on
-/// top of any bundle.
+/// top of either bundle.
+///
+/// ```
+/// use tlsport::{CaBundle, Policy};
+///
+/// let policy = Policy::new()
+///     .ca_bundle(CaBundle::System)
+///     .client_auth_roots(CaBundle::File("client-ca.pem".into()));
+/// # let _ = policy;
+/// ```
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CaBundle {
@@ -31,7 +43,8 @@ pub enum CaBundle {
     /// [`CaBundle::File`] or [`CaBundle::Bundled`], which never touch the network. See
     /// the crate's [caveats](crate#caveats).
     System,
-    /// A PEM bundle file (or one DER certificate), read when the `Connector` is built.
+    /// A PEM bundle file (or one DER certificate), read when the `Connector` or
+    /// `Acceptor` is built.
     File(PathBuf),
     /// Mozilla's roots compiled in (feature `webpki-roots`).
     Bundled,

@@ -426,6 +426,153 @@ fn accept_invalid_hostnames_forgives_only_the_name() {
     }
 }
 
+fn name_error(err: &tlsport::Error) -> bool {
+    matches!(
+        err.certificate_error(),
+        Some(CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. })
+    )
+}
+
+/// Under `danger_accept_invalid_hostnames` the chain is verified against a name the leaf
+/// holds: a wildcard, an IP address. A leaf naming nothing must be valid for the name
+/// asked for (it never is), whatever its chain.
+#[test]
+fn accept_invalid_hostnames_with_wildcard_ip_and_nameless_leaves() {
+    let pki = Pki::new();
+    let stranger = Ca::new("untrusted test root");
+    let connector = Connector::new(pki.client_policy().danger_accept_invalid_hostnames(true))
+        .expect("client policy");
+    let wildcard = ["*.wild.test"];
+    let ip_only = ["192.0.2.7"];
+    for version in versions() {
+        for names in [&wildcard[..], &ip_only] {
+            let acceptor = server_for(&pki.ca.leaf_with(names, |_| {}), version);
+            run(20, async {
+                for asked in ["localhost", "a.wild.test", "other.example", "192.0.2.8"] {
+                    let (c, s) = handshake_pair(&connector, &acceptor, asked).await;
+                    let mut c = c.unwrap_or_else(|e| panic!("{version:?} {names:?} {asked}: {e}"));
+                    exchange(&mut c, &mut s.expect("server")).await;
+                }
+            });
+            let stale = pki.ca.leaf_with(names, |p| {
+                p.not_before = rcgen::date_time_ymd(2000, 1, 1);
+                p.not_after = rcgen::date_time_ymd(2001, 1, 1);
+            });
+            for (leaf, what) in [
+                (stale, "expired"),
+                (stranger.leaf_with(names, |_| {}), "untrusted"),
+            ] {
+                let acceptor = server_for(&leaf, version);
+                run(20, async {
+                    for asked in ["localhost", "a.wild.test"] {
+                        let (err, _) = refused(&connector, &acceptor, asked).await;
+                        let expected = match what {
+                            "expired" => matches!(
+                                err.certificate_error(),
+                                Some(
+                                    CertificateError::Expired
+                                        | CertificateError::ExpiredContext { .. }
+                                )
+                            ),
+                            _ => matches!(
+                                err.certificate_error(),
+                                Some(CertificateError::UnknownIssuer)
+                            ),
+                        };
+                        assert!(expected, "{version:?} {what} {names:?} as {asked}: {err}");
+                    }
+                });
+            }
+        }
+        // No SAN at all, only a common name.
+        let nameless = pki.ca.leaf_with(&[], |p| {
+            p.distinguished_name
+                .push(rcgen::DnType::CommonName, "localhost");
+        });
+        let acceptor = server_for(&nameless, version);
+        run(20, async {
+            for asked in ["localhost", "other.example"] {
+                let (err, _) = refused(&connector, &acceptor, asked).await;
+                assert!(name_error(&err), "{version:?} nameless as {asked}: {err}");
+            }
+        });
+        let acceptor = server_for(&stranger.leaf_with(&[], |_| {}), version);
+        run(20, async {
+            let (err, _) = refused(&connector, &acceptor, "localhost").await;
+            assert!(
+                matches!(
+                    err.certificate_error(),
+                    Some(CertificateError::UnknownIssuer)
+                ),
+                "{version:?} untrusted nameless: {err}"
+            );
+        });
+    }
+}
+
+/// The bad leaves of the OpenSSL test PKI under `danger_accept_invalid_hostnames`: only
+/// the name is forgiven.
+#[test]
+fn accept_invalid_hostnames_with_the_openssl_leaves() {
+    let connector = Connector::new(openssl_client_policy().danger_accept_invalid_hostnames(true))
+        .expect("client policy");
+    let handshake = |chain: &str, asked: &str| {
+        let acceptor = Acceptor::new(
+            Policy::new()
+                .ca_bundle(CaBundle::Empty)
+                .identity(openssl_identity(chain, "server.key")),
+        )
+        .expect("server policy");
+        run(20, async {
+            let (c, s) = handshake_pair(&connector, &acceptor, asked).await;
+            c.map(|_| drop(s.expect("the server side of a good handshake")))
+        })
+    };
+    for chain in [
+        "server.chain.pem",
+        "wronghost.chain.pem",
+        "wildcard.chain.pem",
+    ] {
+        for asked in ["localhost", "wrong.example.com", "127.0.0.1"] {
+            handshake(chain, asked).unwrap_or_else(|e| panic!("{chain} as {asked}: {e}"));
+        }
+    }
+    let cases = [
+        ("expired.chain.pem", "expired"),
+        ("untrusted.chain.pem", "unknown issuer"),
+        ("nosan.chain.pem", "name"),
+        ("nul-san.chain.pem", "name"),
+        // A name outside the intermediate's constraints, a leaf for clients only.
+        ("nc-violation.chain.pem", "not the name"),
+        ("clientauth-eku.chain.pem", "not the name"),
+    ];
+    for (chain, expected) in cases {
+        for asked in ["localhost", "wrong.example.com"] {
+            let err = handshake(chain, asked).expect_err(chain);
+            assert_eq!(
+                err.kind(),
+                ErrorKind::Certificate,
+                "{chain} as {asked}: {err}"
+            );
+            let cause = err.certificate_error().expect("a certificate error");
+            let name = name_error(&err);
+            let as_expected = match expected {
+                "expired" => matches!(
+                    cause,
+                    CertificateError::Expired | CertificateError::ExpiredContext { .. }
+                ),
+                "unknown issuer" => matches!(cause, CertificateError::UnknownIssuer),
+                "name" => name,
+                _ => !name,
+            };
+            assert!(
+                as_expected,
+                "{chain} as {asked}: {expected} expected: {err}"
+            );
+        }
+    }
+}
+
 // ---- client certificates (mutual TLS) ----
 
 fn mtls_acceptor(pki: &Pki, mode: ClientAuth, version: Version) -> Acceptor {
@@ -621,4 +768,211 @@ fn client_auth_without_roots_is_a_config_error() {
     // A server needs an identity.
     let err = Acceptor::new(Policy::new()).expect_err("no identity");
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+}
+
+// ---- which roots verify client certificates ----
+
+/// A server with the OpenSSL PKI's identity asking for client certificates in `mode`,
+/// after `tweak`.
+fn openssl_mtls_server(
+    mode: ClientAuth,
+    version: Version,
+    tweak: impl FnOnce(Policy) -> Policy,
+) -> tlsport::Result<Acceptor> {
+    Acceptor::new(tweak(
+        Policy::new()
+            .identity(openssl_identity("server.chain.pem", "server.key"))
+            .client_auth(mode)
+            .protocol_versions(&[version]),
+    ))
+}
+
+/// A client of the OpenSSL PKI presenting `client.pem`, issued by `client-ca.pem`.
+fn openssl_client(with_certificate: bool) -> Connector {
+    let policy = openssl_client_policy();
+    let policy = match with_certificate {
+        true => policy.identity(openssl_identity("client.pem", "client.key")),
+        false => policy,
+    };
+    Connector::new(policy).expect("client policy")
+}
+
+/// The client CA in the server's `ca_bundle` (the bundle for verifying servers) does not
+/// let its clients in: the bundle was the same for both before `client_auth_roots`, so
+/// a public bundle let in any public certificate with the clientAuth usage.
+#[test]
+fn client_auth_never_uses_the_ca_bundle() {
+    let client_ca = CaBundle::File(pki_file("client-ca.pem"));
+    let other = Ca::new("some other client root");
+    let known = openssl_client(true);
+    let anonymous = openssl_client(false);
+    for mode in [ClientAuth::Required, ClientAuth::Optional] {
+        // Nothing but the ca_bundle: no roots for clients at all.
+        let err = openssl_mtls_server(mode, Version::Tls13, |p| p.ca_bundle(client_ca.clone()))
+            .expect_err("the ca_bundle holds no roots for clients");
+        assert_eq!(err.kind(), ErrorKind::Config, "{mode:?}: {err}");
+        assert!(
+            err.to_string().contains("client_auth_roots"),
+            "{mode:?}: {err}"
+        );
+
+        for version in versions() {
+            let acceptor = openssl_mtls_server(mode, version, |p| {
+                p.ca_bundle(client_ca.clone())
+                    .add_root_certificate(other.root.clone())
+            })
+            .expect("server policy");
+            run(20, async {
+                let (c, s) = handshake_pair(&known, &acceptor, "localhost").await;
+                let s =
+                    s.expect_err("a client CA trusted only for servers must not let clients in");
+                assert_eq!(
+                    s.kind(),
+                    ErrorKind::Certificate,
+                    "{mode:?} {version:?}: {s}"
+                );
+                assert!(
+                    matches!(s.certificate_error(), Some(CertificateError::UnknownIssuer)),
+                    "{mode:?} {version:?}: {s}"
+                );
+                client_sees_refusal(c, "client under the server's ca_bundle").await;
+                if mode == ClientAuth::Optional {
+                    let (mut c, mut s) = connected_pair(&anonymous, &acceptor).await;
+                    exchange(&mut c, &mut s).await;
+                }
+            });
+        }
+    }
+}
+
+#[test]
+fn client_auth_roots_or_a_hand_added_root_let_the_client_in() {
+    let client_ca = CaBundle::File(pki_file("client-ca.pem"));
+    let client_leaf =
+        tlsport::Identity::from_pem_files(pki_file("client.pem"), pki_file("client.key"))
+            .unwrap()
+            .chain()[0]
+            .clone();
+    let known = openssl_client(true);
+    let anonymous = openssl_client(false);
+    type Tweak = Box<dyn Fn(Policy) -> Policy>;
+    let client_ca_der = {
+        use tlsport::pki_types::CertificateDer;
+        use tlsport::pki_types::pem::PemObject;
+        CertificateDer::from_pem_file(pki_file("client-ca.pem")).unwrap()
+    };
+    let ways: Vec<(&str, Tweak)> = vec![
+        ("client_auth_roots(File)", {
+            let bundle = client_ca.clone();
+            Box::new(move |p: Policy| {
+                p.ca_bundle(CaBundle::Empty)
+                    .client_auth_roots(bundle.clone())
+            })
+        }),
+        ("client_auth_roots(File) beside the same ca_bundle", {
+            let bundle = client_ca.clone();
+            Box::new(move |p: Policy| {
+                p.ca_bundle(bundle.clone())
+                    .client_auth_roots(bundle.clone())
+            })
+        }),
+        ("add_root_certificate", {
+            let der = client_ca_der.clone();
+            Box::new(move |p: Policy| {
+                p.ca_bundle(client_ca.clone())
+                    .add_root_certificate(der.clone())
+            })
+        }),
+        (
+            "add_roots_pem_file",
+            Box::new(|p: Policy| p.add_roots_pem_file(pki_file("client-ca.pem")).unwrap()),
+        ),
+    ];
+    for mode in [ClientAuth::Required, ClientAuth::Optional] {
+        for (way, tweak) in &ways {
+            for version in versions() {
+                let acceptor = openssl_mtls_server(mode, version, tweak)
+                    .unwrap_or_else(|e| panic!("{way} {mode:?}: {e}"));
+                run(20, async {
+                    let (mut c, mut s) = connected_pair(&known, &acceptor).await;
+                    assert_eq!(
+                        s.info().peer_certificates.first(),
+                        Some(&client_leaf),
+                        "{way} {mode:?} {version:?}"
+                    );
+                    exchange(&mut c, &mut s).await;
+                    let (c, s) = handshake_pair(&anonymous, &acceptor, "localhost").await;
+                    match mode {
+                        ClientAuth::Optional => {
+                            let (mut c, mut s) = (c.unwrap(), s.unwrap());
+                            exchange(&mut c, &mut s).await;
+                        }
+                        _ => {
+                            let s = s.expect_err("no certificate under Required");
+                            assert_eq!(s.kind(), ErrorKind::Certificate, "{way}: {s}");
+                            if version == Version::Tls13 {
+                                client_sees_refusal(c, "anonymous client").await;
+                            }
+                        }
+                    }
+                });
+            }
+        }
+    }
+}
+
+#[test]
+fn client_auth_roots_of_another_ca_refuse_the_client() {
+    let known = openssl_client(true);
+    for mode in [ClientAuth::Required, ClientAuth::Optional] {
+        let acceptor = openssl_mtls_server(mode, Version::Tls13, |p| {
+            p.client_auth_roots(CaBundle::File(pki_file("root-ca.pem")))
+        })
+        .expect("server policy");
+        run(20, async {
+            let (c, s) = handshake_pair(&known, &acceptor, "localhost").await;
+            let s = s.expect_err("a client of another CA");
+            assert!(
+                matches!(s.certificate_error(), Some(CertificateError::UnknownIssuer)),
+                "{mode:?}: {s}"
+            );
+            client_sees_refusal(c, "client of another CA").await;
+        });
+    }
+}
+
+#[test]
+fn client_auth_roots_system_is_a_config_error_and_a_bad_file_a_load_error() {
+    let client_ca = pki_file("client-ca.pem");
+    for mode in [ClientAuth::Required, ClientAuth::Optional] {
+        // Refused even beside hand-added roots: it would silently mean something else.
+        let err = openssl_mtls_server(mode, Version::Tls13, |p| {
+            p.client_auth_roots(CaBundle::System)
+                .add_roots_pem_file(&client_ca)
+                .unwrap()
+        })
+        .expect_err("CaBundle::System cannot verify clients");
+        assert_eq!(err.kind(), ErrorKind::Config, "{mode:?}: {err}");
+        assert!(err.to_string().contains("CaBundle::System"), "{err}");
+
+        let missing = pki_file("no-such-client-ca.pem");
+        let err = openssl_mtls_server(mode, Version::Tls13, |p| {
+            p.client_auth_roots(CaBundle::File(missing.clone()))
+        })
+        .expect_err("a missing file");
+        assert_eq!(err.kind(), ErrorKind::Load, "{mode:?}: {err}");
+        assert!(
+            err.to_string().contains(&*missing.to_string_lossy()),
+            "{err}"
+        );
+    }
+    // Without client_auth the roots for clients are not used, nor read.
+    openssl_mtls_server(ClientAuth::None, Version::Tls13, |p| {
+        p.client_auth_roots(CaBundle::System)
+    })
+    .expect("client_auth_roots is unused without client_auth");
+    openssl_mtls_server(ClientAuth::None, Version::Tls13, |p| {
+        p.client_auth_roots(CaBundle::File(pki_file("no-such-client-ca.pem")))
+    })
+    .expect("client_auth_roots is unused without client_auth");
 }

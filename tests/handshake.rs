@@ -220,6 +220,50 @@ fn alpn_without_overlap_is_refused() {
     });
 }
 
+/// A policy with an ALPN name outside 1..=255 bytes is refused when compiled, on both
+/// sides: rustls would panic on an empty name (debug build), send a malformed ClientHello
+/// (release build), or cut a long name down to its low length byte.
+#[test]
+fn alpn_names_outside_1_to_255_bytes_are_refused_naming_the_entry() {
+    let pki = Pki::new();
+    let cases: [(Vec<&[u8]>, usize, usize); 4] = [
+        (vec![b""], 0, 0),
+        (vec![b"h2", b""], 1, 0),
+        (vec![&[b'x'; 256], b"h2"], 0, 256),
+        (vec![b"h2", b"http/1.1", &[b'y'; 1000]], 2, 1000),
+    ];
+    for (names, index, len) in cases {
+        let client = Connector::new(pki.client_policy().alpn_protocols(&names)).map(|_| ());
+        let server = Acceptor::new(pki.server_policy().alpn_protocols(&names)).map(|_| ());
+        for (side, result) in [("client", client), ("server", server)] {
+            let err = result.expect_err("a bad ALPN name must be refused");
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{side}: {err}");
+            let message = err.to_string();
+            assert!(
+                message.contains(&format!("index {index} "))
+                    && message.contains(&format!("{len} bytes"))
+                    && message.contains("1 to 255"),
+                "{side}: the error should name the entry, its length and the limit: {message}"
+            );
+        }
+    }
+}
+
+#[test]
+fn alpn_names_of_1_and_255_bytes_are_agreed() {
+    let pki = Pki::new();
+    let longest = [b'p'; 255];
+    for name in [&longest[..], b"x"] {
+        let connector = connector_with(&pki, |p| p.alpn_protocols([&b"h2"[..], name]));
+        let acceptor = acceptor_with(&pki, |p| p.alpn_protocols([name]));
+        run(20, async {
+            let (c, s) = connected_pair(&connector, &acceptor).await;
+            assert_eq!(c.info().alpn_protocol.as_deref(), Some(name));
+            assert_eq!(s.info().alpn_protocol.as_deref(), Some(name));
+        });
+    }
+}
+
 // ---- SNI and server names ----
 
 #[test]
