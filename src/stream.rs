@@ -54,6 +54,11 @@ use crate::session::SessionInfo;
 /// When TLS fails (a bad record, an alert from the peer) the `io::Error` carries a
 /// [`tlsport::Error`](crate::Error), which `io::Error::into_inner` and `downcast` give
 /// back.
+///
+/// A write that returns `Ok(n)` has handed `n` bytes to rustls, which sends them as soon
+/// as the transport takes them: when the transport fails while they are being sent, the
+/// write still returns `Ok(n)` (so a caller that retries never sends them twice) and the
+/// transport's error comes with the next write, flush or close.
 pub struct TlsStream<S> {
     io: S,
     conn: Connection,
@@ -75,6 +80,10 @@ pub struct TlsStream<S> {
     /// The TLS error that ended the session: every later read (once the plaintext
     /// received before it is consumed) and write fails with it.
     fatal: Option<rustls::Error>,
+    /// A transport error met while sending records after rustls had taken a write's
+    /// plaintext: that write reported its bytes taken (they are, and go out once the
+    /// transport works), and this error waits for the next write, flush or close.
+    write_error: Option<io::Error>,
 }
 
 impl<S> TlsStream<S> {
@@ -91,6 +100,7 @@ impl<S> TlsStream<S> {
             io_closed: false,
             readahead: ReadAhead::default(),
             fatal: None,
+            write_error: None,
         }
     }
 
@@ -287,6 +297,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
         Ok(())
     }
 
+    /// The transport error a write deferred (see `write_error`), once.
+    fn take_write_error(&mut self) -> io::Result<()> {
+        match self.write_error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
     /// The session's fatal error, if it has one.
     fn check_fatal(&self) -> io::Result<()> {
         match &self.fatal {
@@ -375,13 +393,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
             return Poll::Ready(Err(write_after_close()));
         }
         self.check_fatal()?;
+        self.take_write_error()?;
         loop {
             let n = write(&mut self.conn.writer())?;
             if n > 0 || empty {
                 // Send what we can now; what the transport cannot take waits for the
                 // next write or flush.
-                if let Poll::Ready(Err(e)) = self.poll_write_tls(cx) {
-                    return Poll::Ready(Err(e));
+                match self.poll_write_tls(cx) {
+                    // Nothing was taken: the error is this call's.
+                    Poll::Ready(Err(e)) if n == 0 => return Poll::Ready(Err(e)),
+                    // rustls has the bytes and will send them: reporting an error now
+                    // would make a caller that retries send them twice. The records
+                    // stay queued for the next write or flush; a real failure is
+                    // reported by that call. (`Interrupted` only asks for a retry, which
+                    // that call makes anyway.)
+                    Poll::Ready(Err(e)) if e.kind() != io::ErrorKind::Interrupted => {
+                        self.write_error = Some(e);
+                    }
+                    _ => {}
                 }
                 return Poll::Ready(Ok(n));
             }
@@ -393,6 +422,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
     /// `AsyncWrite::poll_flush`: everything rustls holds goes out, then the transport is
     /// flushed whether or not we wrote to it since (the caller asked for it).
     pub(crate) fn poll_flush_plain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.take_write_error()?;
         ready!(self.poll_write_tls(cx))?;
         ready!(Pin::new(&mut self.io).poll_flush(cx))?;
         self.unflushed = false;
@@ -412,6 +442,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
     }
 
     fn poll_close_inner(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.take_write_error()?;
         if !self.write_closed {
             self.conn.send_close_notify();
             self.write_closed = true;
