@@ -59,6 +59,15 @@ use crate::session::SessionInfo;
 /// as the transport takes them: when the transport fails while they are being sent, the
 /// write still returns `Ok(n)` (so a caller that retries never sends them twice) and the
 /// transport's error comes with the next write, flush or close.
+///
+/// # Caveats
+///
+/// After the handshake, reads go through a 64 KiB read-ahead buffer (rustls alone would
+/// read the transport about 4 KiB at a time). A connection whose last read found the
+/// transport empty gives that buffer back to a small per-thread pool, so idle
+/// connections hold none; a busy one keeps it until a read finds nothing waiting or the
+/// stream is dropped. Many connections in the middle of transfers therefore hold 64 KiB
+/// each, beside rustls's own buffers.
 pub struct TlsStream<S> {
     io: S,
     conn: Connection,

@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::cell::RefCell;
 use std::error::Error as _;
 use std::future::Future;
 use std::io::{self, IoSlice};
@@ -20,7 +21,7 @@ use common::scripted::*;
 use common::*;
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
-use tlsport::{Acceptor, Connector, ErrorKind};
+use tlsport::{Acceptor, Connector, DuplexStream, ErrorKind, TlsStream};
 
 // ---------------------------------------------------------------------------------------
 // Test isolation: the CPU-time test measures the whole process, so it runs alone.
@@ -209,7 +210,10 @@ fn write_zero_after_handshake_fails_write_and_flush() {
     run(10, async {
         let (mut client, _server, knobs) = probed_pair(&connector, &acceptor).await;
         knobs.write_zero.store(true, SeqCst);
-        let n = client.write(b"hello").await.expect("rustls takes the bytes");
+        let n = client
+            .write(b"hello")
+            .await
+            .expect("rustls takes the bytes");
         assert_eq!(n, 5);
         let err = client
             .write(b"hello")
@@ -282,7 +286,10 @@ fn interrupted_transport_write_sends_the_bytes_once() {
                 .await
                 .unwrap();
             client.flush().await.unwrap();
-            assert!(knobs.fail_next_write.lock().unwrap().is_none(), "no failure met");
+            assert!(
+                knobs.fail_next_write.lock().unwrap().is_none(),
+                "no failure met"
+            );
             let got = closed_and_read(&mut client, &mut server).await;
             assert_eq!(
                 String::from_utf8_lossy(&got),
@@ -312,7 +319,10 @@ fn failed_transport_write_reports_bytes_taken_then_the_error() {
                 client.write(b"exactly once").await
             };
             assert_eq!(n.expect("rustls took the bytes"), 12, "vectored={vectored}");
-            assert!(knobs.fail_next_write.lock().unwrap().is_none(), "no failure met");
+            assert!(
+                knobs.fail_next_write.lock().unwrap().is_none(),
+                "no failure met"
+            );
             let err = client.write(b"!").await.expect_err("the deferred error");
             assert_eq!(err.kind(), io::ErrorKind::ConnectionReset, "{err:?}");
             // Reported once: the transport works again.
@@ -1148,4 +1158,66 @@ fn handshake_through_a_few_bytes_of_buffering() {
             assert_eq!(&got, b"tiny pipes", "buffer {buffer}");
         });
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Streams outliving the thread's read-ahead pool (issue 11, item 10).
+// ---------------------------------------------------------------------------------------
+
+thread_local! {
+    /// Streams kept until the thread exits; one is stored before the read-ahead pool is
+    /// first used on the thread, one after, so whichever order the platform destroys
+    /// thread-locals in, one of them is dropped after the pool is gone.
+    static HELD_BEFORE_POOL: RefCell<Option<TlsStream<DuplexStream>>> =
+        const { RefCell::new(None) };
+    static HELD_AFTER_POOL: RefCell<Option<TlsStream<DuplexStream>>> =
+        const { RefCell::new(None) };
+}
+
+/// A client that has read part of a record, so it holds a read-ahead buffer.
+async fn client_holding_readahead(
+    connector: &Connector,
+    acceptor: &Acceptor,
+) -> TlsStream<DuplexStream> {
+    let (mut client, mut server) = connected_pair(connector, acceptor).await;
+    server.write_all(b"read ahead").await.unwrap();
+    server.flush().await.unwrap();
+    let mut first = [0; 4];
+    client.read_exact(&mut first).await.unwrap();
+    assert_eq!(&first, b"read");
+    client
+}
+
+// The read-ahead buffer goes back to a per-thread pool when a stream is dropped: the pool
+// was reached with `LocalKey::with`, which panics once the pool has been destroyed, so a
+// stream dropped during thread-local destruction (kept in a thread_local, or dropped by
+// another thread-local's destructor) panicked, and a panic there aborts the process. Run
+// in a child process so such an abort fails this test only.
+#[test]
+fn stream_dropped_during_thread_local_destruction_does_not_panic() {
+    if !in_child(
+        "stream_dropped_during_thread_local_destruction_does_not_panic",
+        &[],
+    ) {
+        return;
+    }
+    let pki = Pki::new();
+    let (connector, acceptor) = (pki.connector(), pki.acceptor());
+    let thread = std::thread::spawn(move || {
+        // Registers this thread-local's destructor before the pool's.
+        HELD_BEFORE_POOL.with(|_| {});
+        let (first, second) = run(10, async {
+            (
+                client_holding_readahead(&connector, &acceptor).await,
+                client_holding_readahead(&connector, &acceptor).await,
+            )
+        });
+        HELD_BEFORE_POOL.with(|held| *held.borrow_mut() = Some(first));
+        // Registered after the pool's (the reads above used the pool).
+        HELD_AFTER_POOL.with(|held| *held.borrow_mut() = Some(second));
+    });
+    assert!(
+        thread.join().is_ok(),
+        "the thread panicked while its thread-locals were destroyed"
+    );
 }
