@@ -7,6 +7,13 @@
 //! An idle connection holds no buffer: when the transport has nothing to read, the empty
 //! buffer goes back to a small per-thread pool, and the next read on that thread takes it
 //! from there, so neither idle memory nor allocation churn grows with busy connections.
+//! A busy connection (one whose last read found data, or whose reader stopped polling
+//! while bytes were buffered) keeps its 64 KiB buffer until a read finds the transport
+//! empty or the stream is dropped.
+//!
+//! The pool is a thread-local, which a stream may outlive: one dropped (or polled) during
+//! thread-local destruction, say from another thread-local's destructor, finds the pool
+//! gone. It then allocates or frees its buffer directly instead of panicking.
 
 use std::cell::RefCell;
 use std::io;
@@ -77,7 +84,9 @@ impl ReadAhead {
     pub(crate) fn release(&mut self) {
         if self.is_empty() {
             if let Some(buf) = self.buf.take() {
-                SPARE.with(|spare| {
+                // During thread-local destruction the pool may be gone: then the
+                // buffer is simply freed.
+                let _ = SPARE.try_with(|spare| {
                     let mut spare = spare.borrow_mut();
                     if spare.len() < POOL {
                         spare.push(buf);
@@ -88,9 +97,13 @@ impl ReadAhead {
     }
 }
 
+/// A buffer from this thread's pool, or a new one (also when the pool is gone, during
+/// thread-local destruction).
 fn take_spare() -> Box<[u8]> {
     SPARE
-        .with(|spare| spare.borrow_mut().pop())
+        .try_with(|spare| spare.borrow_mut().pop())
+        .ok()
+        .flatten()
         .unwrap_or_else(|| vec![0; SIZE].into_boxed_slice())
 }
 

@@ -12,7 +12,7 @@
 use std::fmt;
 use std::io::{self, IoSlice, Read, Write};
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker, ready};
 
 use futures_io::{AsyncRead, AsyncWrite};
 use rustls::pki_types::CertificateDer;
@@ -42,6 +42,14 @@ use crate::session::SessionInfo;
 /// connection, and writing `close_notify` into a reset connection is an error unless the
 /// peer's own `close_notify` was read.
 ///
+/// # Splitting
+///
+/// [`TlsStream::split`] gives a read half and a write half for two tasks. Generic
+/// splitters (`futures::io::split`, or `tokio::io::split` over tokio-util's compat layer)
+/// work too: a read may have records of its own to send (session tickets, KeyUpdate
+/// replies) and sends them without taking the transport's wake-up from a writer that
+/// waits on it.
+///
 /// # End of stream
 ///
 /// A read returns `Ok(0)` once the peer has sent `close_notify` and all data before it
@@ -54,6 +62,20 @@ use crate::session::SessionInfo;
 /// When TLS fails (a bad record, an alert from the peer) the `io::Error` carries a
 /// [`tlsport::Error`](crate::Error), which `io::Error::into_inner` and `downcast` give
 /// back.
+///
+/// A write that returns `Ok(n)` has handed `n` bytes to rustls, which sends them as soon
+/// as the transport takes them: when the transport fails while they are being sent, the
+/// write still returns `Ok(n)` (so a caller that retries never sends them twice) and the
+/// transport's error comes with the next write, flush or close.
+///
+/// # Caveats
+///
+/// After the handshake, reads go through a 64 KiB read-ahead buffer (rustls alone would
+/// read the transport about 4 KiB at a time). A connection whose last read found the
+/// transport empty gives that buffer back to a small per-thread pool, so idle
+/// connections hold none; a busy one keeps it until a read finds nothing waiting or the
+/// stream is dropped. Many connections in the middle of transfers therefore hold 64 KiB
+/// each, beside rustls's own buffers.
 pub struct TlsStream<S> {
     io: S,
     conn: Connection,
@@ -75,6 +97,19 @@ pub struct TlsStream<S> {
     /// The TLS error that ended the session: every later read (once the plaintext
     /// received before it is consumed) and write fails with it.
     fatal: Option<rustls::Error>,
+    /// A transport error met while sending records after rustls had taken a write's
+    /// plaintext: that write reported its bytes taken (they are, and go out once the
+    /// transport works), and this error waits for the next write, flush or close.
+    write_error: Option<io::Error>,
+    /// While a write, flush or close waits on the transport (returned `Pending`), the
+    /// waker it registered there. The read path also sends records (session tickets,
+    /// KeyUpdate replies, and whatever the writer has queued); it sends them with this
+    /// waker, so it never takes the transport's write registration from a blocked writer.
+    /// A generic splitter (`futures::io::split`, `tokio::io::split`) polls this one
+    /// stream with each half's own waker, and most transports keep one write waker.
+    /// (A write whose future is dropped while it waits leaves its waker here until the
+    /// next write-side call; the read path still sends queued records whenever it runs.)
+    write_waker: Option<Waker>,
 }
 
 impl<S> TlsStream<S> {
@@ -91,6 +126,8 @@ impl<S> TlsStream<S> {
             io_closed: false,
             readahead: ReadAhead::default(),
             fatal: None,
+            write_error: None,
+            write_waker: None,
         }
     }
 
@@ -184,6 +221,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
     /// Writes queued TLS records until rustls has none left (`Ready(Ok)`) or the
     /// transport is full (`Pending`).
     fn poll_write_tls(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_write_tls_counted(cx, &mut 0)
+    }
+
+    /// `poll_write_tls`, adding the bytes the transport took to `sent`.
+    fn poll_write_tls_counted(
+        &mut self,
+        cx: &mut Context<'_>,
+        sent: &mut usize,
+    ) -> Poll<io::Result<()>> {
         while self.conn.wants_write() {
             let mut io = SyncIo::new(&mut self.io, cx);
             let result = self.conn.write_tls(&mut io);
@@ -194,7 +240,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
                         "the transport accepted no bytes of a TLS record",
                     )));
                 }
-                _ => self.unflushed = true,
+                n => {
+                    *sent += n;
+                    self.unflushed = true;
+                }
             }
         }
         Poll::Ready(Ok(()))
@@ -267,13 +316,50 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
     }
 
     /// Sends what rustls has queued, without waiting; errors and backpressure here are
-    /// the write side's to report.
+    /// the write side's to report (rustls keeps what the transport did not take).
+    ///
+    /// When a write-side call waits on the transport, its waker, not `cx`'s, is the one
+    /// left with the transport: the writer stays registered (a transport that keeps one
+    /// write waker would otherwise forget it, and one that wakes the waker it replaces
+    /// would have the halves wake each other back and forth), and is woken here when
+    /// these bytes made room for it. Otherwise `cx` is registered, so the records still go out
+    /// when nobody writes.
     fn push_pending(&mut self, cx: &mut Context<'_>) {
-        if self.conn.wants_write() && !self.io_closed {
-            if let Poll::Ready(Ok(())) = self.poll_write_tls(cx) {
-                let _ = self.poll_flush_io(cx);
-            }
+        if !self.conn.wants_write() || self.io_closed {
+            return;
         }
+        let Some(writer) = self.write_waker.clone() else {
+            let _ = self.poll_push(cx, &mut 0);
+            return;
+        };
+        let mut sent = 0;
+        let _ = self.poll_push(&mut Context::from_waker(&writer), &mut sent);
+        if sent > 0 {
+            writer.wake();
+        }
+    }
+
+    /// Writes the queued records and flushes them, adding the bytes sent to `sent`.
+    fn poll_push(&mut self, cx: &mut Context<'_>, sent: &mut usize) -> Poll<io::Result<()>> {
+        ready!(self.poll_write_tls_counted(cx, sent))?;
+        self.poll_flush_io(cx)
+    }
+
+    /// Records whether a write-side call (write, flush, close) is left waiting on the
+    /// transport with `cx`'s waker (see `write_waker`).
+    fn track_writer<T>(&mut self, cx: &Context<'_>, poll: Poll<T>) -> Poll<T> {
+        if poll.is_pending() {
+            if !self
+                .write_waker
+                .as_ref()
+                .is_some_and(|w| w.will_wake(cx.waker()))
+            {
+                self.write_waker = Some(cx.waker().clone());
+            }
+        } else {
+            self.write_waker = None;
+        }
+        poll
     }
 
     /// Processes what rustls has read; on failure sends rustls's alert without waiting.
@@ -285,6 +371,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
             return Err(Error::from_rustls(err).into());
         }
         Ok(())
+    }
+
+    /// The transport error a write deferred (see `write_error`), once.
+    fn take_write_error(&mut self) -> io::Result<()> {
+        match self.write_error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     /// The session's fatal error, if it has one.
@@ -375,13 +469,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
             return Poll::Ready(Err(write_after_close()));
         }
         self.check_fatal()?;
+        self.take_write_error()?;
         loop {
             let n = write(&mut self.conn.writer())?;
             if n > 0 || empty {
                 // Send what we can now; what the transport cannot take waits for the
                 // next write or flush.
-                if let Poll::Ready(Err(e)) = self.poll_write_tls(cx) {
-                    return Poll::Ready(Err(e));
+                match self.poll_write_tls(cx) {
+                    // Nothing was taken: the error is this call's.
+                    Poll::Ready(Err(e)) if n == 0 => return Poll::Ready(Err(e)),
+                    // rustls has the bytes and will send them: reporting an error now
+                    // would make a caller that retries send them twice. The records
+                    // stay queued for the next write or flush; a real failure is
+                    // reported by that call. (`Interrupted` only asks for a retry, which
+                    // that call makes anyway.)
+                    Poll::Ready(Err(e)) if e.kind() != io::ErrorKind::Interrupted => {
+                        self.write_error = Some(e);
+                    }
+                    _ => {}
                 }
                 return Poll::Ready(Ok(n));
             }
@@ -393,13 +498,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
     /// `AsyncWrite::poll_flush`: everything rustls holds goes out, then the transport is
     /// flushed whether or not we wrote to it since (the caller asked for it).
     pub(crate) fn poll_flush_plain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = self.poll_flush_inner(cx);
+        self.track_writer(cx, poll)
+    }
+
+    fn poll_flush_inner(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.take_write_error()?;
         ready!(self.poll_write_tls(cx))?;
         ready!(Pin::new(&mut self.io).poll_flush(cx))?;
         self.unflushed = false;
         Poll::Ready(Ok(()))
     }
 
+    /// `AsyncWrite::poll_close`: close_notify, flush, then the transport's close.
     pub(crate) fn poll_close_plain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = self.poll_close_outer(cx);
+        self.track_writer(cx, poll)
+    }
+
+    fn poll_close_outer(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match ready!(self.poll_close_inner(cx)) {
             // The peer ended the session cleanly and went away before our close_notify
             // reached it: the session is over either way.
@@ -412,6 +529,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
     }
 
     fn poll_close_inner(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.take_write_error()?;
         if !self.write_closed {
             self.conn.send_close_notify();
             self.write_closed = true;
@@ -429,21 +547,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
         Poll::Ready(Ok(()))
     }
 
+    /// `AsyncWrite::poll_write`.
     pub(crate) fn poll_write_buf(
         &mut self,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.poll_write_plain(cx, buf.is_empty(), |w| w.write(buf))
+        let poll = self.poll_write_plain(cx, buf.is_empty(), |w| w.write(buf));
+        self.track_writer(cx, poll)
     }
 
+    /// `AsyncWrite::poll_write_vectored`.
     pub(crate) fn poll_write_bufs(
         &mut self,
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let empty = bufs.iter().all(|b| b.is_empty());
-        self.poll_write_plain(cx, empty, |w| w.write_vectored(bufs))
+        let poll = self.poll_write_plain(cx, empty, |w| w.write_vectored(bufs));
+        self.track_writer(cx, poll)
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::cell::RefCell;
 use std::error::Error as _;
 use std::future::Future;
 use std::io::{self, IoSlice};
@@ -20,7 +21,7 @@ use common::scripted::*;
 use common::*;
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
-use tlsport::{Acceptor, Connector, ErrorKind};
+use tlsport::{Acceptor, Connector, DuplexStream, ErrorKind, TlsStream};
 
 // ---------------------------------------------------------------------------------------
 // Test isolation: the CPU-time test measures the whole process, so it runs alone.
@@ -196,9 +197,11 @@ fn write_zero_fails_server_handshake() {
     });
 }
 
-// Same defect after the handshake: once the transport starts answering `Ok(0)`, a
-// write (and a flush) of the established stream must fail with WriteZero instead of
-// returning Pending forever (which futures-rustls 0.26.0 would do).
+// Same defect after the handshake: once the transport starts answering `Ok(0)`, the
+// established stream must fail with WriteZero instead of returning Pending forever
+// (which futures-rustls 0.26.0 would do). The write itself reports its bytes taken
+// (rustls has them; an error would make a retrying caller send them twice), and the
+// WriteZero comes with the very next call, and every one after while it lasts.
 #[test]
 fn write_zero_after_handshake_fails_write_and_flush() {
     let _g = shared();
@@ -207,16 +210,151 @@ fn write_zero_after_handshake_fails_write_and_flush() {
     run(10, async {
         let (mut client, _server, knobs) = probed_pair(&connector, &acceptor).await;
         knobs.write_zero.store(true, SeqCst);
+        let n = client
+            .write(b"hello")
+            .await
+            .expect("rustls takes the bytes");
+        assert_eq!(n, 5);
         let err = client
             .write(b"hello")
             .await
             .expect_err("write over a write-zero transport");
         assert_eq!(err.kind(), io::ErrorKind::WriteZero, "{err:?}");
-        let err = client
-            .flush()
-            .await
-            .expect_err("flush over a write-zero transport");
-        assert_eq!(err.kind(), io::ErrorKind::WriteZero, "{err:?}");
+        for _ in 0..2 {
+            let err = client
+                .flush()
+                .await
+                .expect_err("flush over a write-zero transport");
+            assert_eq!(err.kind(), io::ErrorKind::WriteZero, "{err:?}");
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// A failed write is not sent twice (issue 11, item 2).
+// ---------------------------------------------------------------------------------------
+
+/// Writes `data` as `std::io::Write::write_all` does: retries `Interrupted`, gives up on
+/// any other error. With `vectored`, through `write_vectored` in two slices.
+async fn write_all_retrying<W>(w: &mut W, mut data: &[u8], vectored: bool) -> io::Result<()>
+where
+    W: AsyncWrite + Unpin,
+{
+    while !data.is_empty() {
+        let result = if vectored {
+            let (a, b) = data.split_at(data.len() / 2);
+            w.write_vectored(&[IoSlice::new(a), IoSlice::new(b)]).await
+        } else {
+            w.write(data).await
+        };
+        match result {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Closes `client` and returns everything `server` reads to the end.
+async fn closed_and_read<C, S>(client: &mut C, server: &mut S) -> Vec<u8>
+where
+    C: AsyncWrite + Unpin,
+    S: AsyncRead + Unpin,
+{
+    client.close().await.unwrap();
+    let mut got = Vec::new();
+    server.read_to_end(&mut got).await.unwrap();
+    got
+}
+
+// rustls takes the plaintext before the transport is written; when that transport write
+// was interrupted, the stream returned the `Interrupted` error although the bytes were
+// taken, and a caller retrying as `write_all` does sent them again: the peer read
+// "exactly onceexactly once".
+#[test]
+fn interrupted_transport_write_sends_the_bytes_once() {
+    let _g = shared();
+    let pki = Pki::new();
+    let (connector, acceptor) = (pki.connector(), pki.acceptor());
+    run(10, async {
+        for vectored in [false, true] {
+            let (mut client, mut server, knobs) = probed_pair(&connector, &acceptor).await;
+            *knobs.fail_next_write.lock().unwrap() = Some(io::ErrorKind::Interrupted);
+            write_all_retrying(&mut client, b"exactly once", vectored)
+                .await
+                .unwrap();
+            client.flush().await.unwrap();
+            assert!(
+                knobs.fail_next_write.lock().unwrap().is_none(),
+                "no failure met"
+            );
+            let got = closed_and_read(&mut client, &mut server).await;
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                "exactly once",
+                "vectored={vectored}"
+            );
+        }
+    });
+}
+
+// Any other transport error met after rustls took the bytes: the write reports them
+// taken (`Ok(n)`), and the error comes with the next call, which takes nothing. The
+// records stay queued and go out once the transport works again, exactly once.
+#[test]
+fn failed_transport_write_reports_bytes_taken_then_the_error() {
+    let _g = shared();
+    let pki = Pki::new();
+    let (connector, acceptor) = (pki.connector(), pki.acceptor());
+    run(10, async {
+        for vectored in [false, true] {
+            let (mut client, mut server, knobs) = probed_pair(&connector, &acceptor).await;
+            *knobs.fail_next_write.lock().unwrap() = Some(io::ErrorKind::ConnectionReset);
+            let n = if vectored {
+                let bufs = [IoSlice::new(b"exactly "), IoSlice::new(b"once")];
+                client.write_vectored(&bufs).await
+            } else {
+                client.write(b"exactly once").await
+            };
+            assert_eq!(n.expect("rustls took the bytes"), 12, "vectored={vectored}");
+            assert!(
+                knobs.fail_next_write.lock().unwrap().is_none(),
+                "no failure met"
+            );
+            let err = client.write(b"!").await.expect_err("the deferred error");
+            assert_eq!(err.kind(), io::ErrorKind::ConnectionReset, "{err:?}");
+            // Reported once: the transport works again.
+            client.flush().await.unwrap();
+            let got = closed_and_read(&mut client, &mut server).await;
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                "exactly once",
+                "vectored={vectored}"
+            );
+        }
+    });
+}
+
+// The deferred error comes with a flush (or close) as well as with a write.
+#[test]
+fn failed_transport_write_error_comes_with_the_next_flush() {
+    let _g = shared();
+    let pki = Pki::new();
+    let (connector, acceptor) = (pki.connector(), pki.acceptor());
+    run(10, async {
+        let (mut client, mut server, knobs) = probed_pair(&connector, &acceptor).await;
+        *knobs.fail_next_write.lock().unwrap() = Some(io::ErrorKind::BrokenPipe);
+        assert_eq!(client.write(b"exactly once").await.unwrap(), 12);
+        let err = client.flush().await.expect_err("the deferred error");
+        assert_eq!(err.kind(), io::ErrorKind::BrokenPipe, "{err:?}");
+        *knobs.fail_next_write.lock().unwrap() = Some(io::ErrorKind::ConnectionAborted);
+        assert_eq!(client.write(b", twice").await.unwrap(), 7);
+        let err = client.close().await.expect_err("the deferred error");
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionAborted, "{err:?}");
+        let got = closed_and_read(&mut client, &mut server).await;
+        assert_eq!(String::from_utf8_lossy(&got), "exactly once, twice");
     });
 }
 
@@ -1020,4 +1158,66 @@ fn handshake_through_a_few_bytes_of_buffering() {
             assert_eq!(&got, b"tiny pipes", "buffer {buffer}");
         });
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Streams outliving the thread's read-ahead pool (issue 11, item 10).
+// ---------------------------------------------------------------------------------------
+
+thread_local! {
+    /// Streams kept until the thread exits; one is stored before the read-ahead pool is
+    /// first used on the thread, one after, so whichever order the platform destroys
+    /// thread-locals in, one of them is dropped after the pool is gone.
+    static HELD_BEFORE_POOL: RefCell<Option<TlsStream<DuplexStream>>> =
+        const { RefCell::new(None) };
+    static HELD_AFTER_POOL: RefCell<Option<TlsStream<DuplexStream>>> =
+        const { RefCell::new(None) };
+}
+
+/// A client that has read part of a record, so it holds a read-ahead buffer.
+async fn client_holding_readahead(
+    connector: &Connector,
+    acceptor: &Acceptor,
+) -> TlsStream<DuplexStream> {
+    let (mut client, mut server) = connected_pair(connector, acceptor).await;
+    server.write_all(b"read ahead").await.unwrap();
+    server.flush().await.unwrap();
+    let mut first = [0; 4];
+    client.read_exact(&mut first).await.unwrap();
+    assert_eq!(&first, b"read");
+    client
+}
+
+// The read-ahead buffer goes back to a per-thread pool when a stream is dropped: the pool
+// was reached with `LocalKey::with`, which panics once the pool has been destroyed, so a
+// stream dropped during thread-local destruction (kept in a thread_local, or dropped by
+// another thread-local's destructor) panicked, and a panic there aborts the process. Run
+// in a child process so such an abort fails this test only.
+#[test]
+fn stream_dropped_during_thread_local_destruction_does_not_panic() {
+    if !in_child(
+        "stream_dropped_during_thread_local_destruction_does_not_panic",
+        &[],
+    ) {
+        return;
+    }
+    let pki = Pki::new();
+    let (connector, acceptor) = (pki.connector(), pki.acceptor());
+    let thread = std::thread::spawn(move || {
+        // Registers this thread-local's destructor before the pool's.
+        HELD_BEFORE_POOL.with(|_| {});
+        let (first, second) = run(10, async {
+            (
+                client_holding_readahead(&connector, &acceptor).await,
+                client_holding_readahead(&connector, &acceptor).await,
+            )
+        });
+        HELD_BEFORE_POOL.with(|held| *held.borrow_mut() = Some(first));
+        // Registered after the pool's (the reads above used the pool).
+        HELD_AFTER_POOL.with(|held| *held.borrow_mut() = Some(second));
+    });
+    assert!(
+        thread.join().is_ok(),
+        "the thread panicked while its thread-locals were destroyed"
+    );
 }

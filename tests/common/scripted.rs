@@ -161,6 +161,8 @@ pub struct Knobs {
     pub write_zero: AtomicBool,
     /// `Some(n)`: deliver at most `n` more bytes, then fail reads with ConnectionReset.
     pub read_budget: Mutex<Option<usize>>,
+    /// `Some(kind)`: the next write call (plain or vectored) fails with `kind`, once.
+    pub fail_next_write: Mutex<Option<io::ErrorKind>>,
 }
 
 impl Knobs {
@@ -226,6 +228,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Script<S> for Arc<Knobs> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         self.writes.fetch_add(1, SeqCst);
+        if let Some(kind) = self.fail_next_write.lock().unwrap().take() {
+            return Poll::Ready(Err(io::Error::new(kind, "scripted write failure")));
+        }
         if self.write_zero.load(SeqCst) {
             return Poll::Ready(Ok(0));
         }
@@ -243,6 +248,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Script<S> for Arc<Knobs> {
         self.vectored.fetch_add(1, SeqCst);
         let nonempty = bufs.iter().filter(|b| !b.is_empty()).count();
         self.max_bufs.fetch_max(nonempty, SeqCst);
+        if let Some(kind) = self.fail_next_write.lock().unwrap().take() {
+            return Poll::Ready(Err(io::Error::new(kind, "scripted write failure")));
+        }
         if self.write_zero.load(SeqCst) {
             return Poll::Ready(Ok(0));
         }
