@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 
 use crate::backend::default_backend;
 use crate::error::{Error, ErrorKind, Result};
-use crate::pem;
+use crate::load;
 
 /// A certificate chain (leaf first) and the private key of its leaf: a server's
 /// certificate, or a client's for mutual TLS.
@@ -78,7 +78,7 @@ impl Identity {
         key_pem: &[u8],
         password: &str,
     ) -> Result<Identity> {
-        let chain = pem::certificates(cert_chain_pem, "certificate PEM")?;
+        let chain = load::certificates(cert_chain_pem, "certificate PEM")?;
         let key = decrypt_key(key_pem, password, "encrypted private key")?;
         Identity::checked(chain, key, "certificate PEM and encrypted private key")
     }
@@ -94,8 +94,8 @@ impl Identity {
     pub fn from_pem_files(cert_chain: impl AsRef<Path>, key: impl AsRef<Path>) -> Result<Identity> {
         let (cert_path, key_path) = (cert_chain.as_ref(), key.as_ref());
         Identity::parse(
-            &pem::read_file(cert_path)?,
-            &pem::read_file(key_path)?,
+            &load::read_file(cert_path)?,
+            &load::read_file(key_path)?,
             &cert_path.display().to_string(),
             &key_path.display().to_string(),
         )
@@ -123,7 +123,7 @@ impl Identity {
     pub fn from_pkcs12_file(path: impl AsRef<Path>, password: &str) -> Result<Identity> {
         let path = path.as_ref();
         Identity::pkcs12(
-            &pem::read_file(path)?,
+            &load::read_file(path)?,
             password,
             &path.display().to_string(),
         )
@@ -132,7 +132,7 @@ impl Identity {
     fn pkcs12(der: &[u8], password: &str, origin: &str) -> Result<Identity> {
         #[cfg(feature = "pkcs12")]
         {
-            let (chain, key) = crate::pkcs12::parse_pkcs12(der, password, origin)?;
+            let (chain, key) = crate::load::parse_pkcs12(der, password, origin)?;
             Identity::checked(chain, key, origin)
         }
         #[cfg(not(feature = "pkcs12"))]
@@ -164,8 +164,8 @@ impl Identity {
     }
 
     fn parse(chain: &[u8], key: &[u8], chain_origin: &str, key_origin: &str) -> Result<Identity> {
-        let chain = pem::certificates(chain, chain_origin)?;
-        let key = pem::private_key(key, key_origin)?;
+        let chain = load::certificates(chain, chain_origin)?;
+        let key = load::private_key(key, key_origin)?;
         Identity::checked(chain, key, &format!("{chain_origin} and {key_origin}"))
     }
 
@@ -251,7 +251,7 @@ pub(crate) fn decrypt_key(
 ) -> Result<PrivateKeyDer<'static>> {
     #[cfg(feature = "encrypted-keys")]
     {
-        crate::encrypted_key::decrypt_pkcs8(bytes, password, origin)
+        crate::load::decrypt_pkcs8(bytes, password, origin)
     }
     #[cfg(not(feature = "encrypted-keys"))]
     {
@@ -306,7 +306,7 @@ mod tests {
     use zeroize::{Zeroize, Zeroizing};
 
     use super::Identity;
-    use crate::pem;
+    use crate::load;
 
     /// Whether clearing memory on drop works cannot be observed without unsafe code (the
     /// memory is freed); this checks the types that do it, and that clearing a key
@@ -330,7 +330,7 @@ mod tests {
 
         let path = std::env::temp_dir().join(format!("tlsport-zeroize-{}.pem", std::process::id()));
         std::fs::write(&path, &key_pem).unwrap();
-        let buffer: crate::Result<Zeroizing<Vec<u8>>> = pem::read_file(&path);
+        let buffer: crate::Result<Zeroizing<Vec<u8>>> = load::read_file(&path);
         std::fs::remove_file(&path).unwrap();
         assert_eq!(&buffer.unwrap()[..], key_pem.as_bytes());
     }

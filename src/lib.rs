@@ -152,20 +152,14 @@ mod backend;
 mod config;
 mod connector;
 mod duplex;
-#[cfg(feature = "encrypted-keys")]
-mod encrypted_key;
 mod error;
 mod handshake;
 mod identity;
 mod inflight;
 mod io;
-#[cfg(any(feature = "encrypted-keys", feature = "pkcs12"))]
-mod kdf;
 mod listener;
+mod load;
 mod net;
-mod pem;
-#[cfg(feature = "pkcs12")]
-mod pkcs12;
 mod policy;
 mod readahead;
 mod reason;

@@ -10,7 +10,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use crate::backend::{Backend, default_backend};
 use crate::error::{Error, ErrorKind, Result};
 use crate::identity::{Identity, ObjectKind, decrypt_key};
-use crate::pem;
+use crate::load;
 use crate::trust::{self, CaBundle};
 
 /// A TLS protocol version.
@@ -231,12 +231,12 @@ impl Policy {
                 return Ok(self.identity(identity));
             }
             ObjectKind::X509Cert => {
-                let certs = pem::certificates(&pem::read_file(path)?, &origin)?;
+                let certs = load::certificates(&load::read_file(path)?, &origin)?;
                 self.loaded_chain.extend(certs);
             }
             _ => {
-                let bytes = pem::read_file(path)?;
-                let key = match (pem::private_key(&bytes, &origin), password) {
+                let bytes = load::read_file(path)?;
+                let key = match (load::private_key(&bytes, &origin), password) {
                     (Ok(key), _) => key,
                     (Err(_), Some(password)) => decrypt_key(&bytes, password, &origin)?,
                     (Err(e), None) => return Err(e),

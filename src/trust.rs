@@ -7,7 +7,7 @@ use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::pem;
+use crate::load;
 
 /// Where trust anchors come from (Gauche's `tls-ca-bundle-path`): for verifying servers,
 /// given to [`Policy::ca_bundle`](crate::Policy::ca_bundle); for verifying client
@@ -138,7 +138,7 @@ pub(crate) fn root_store(
 /// [`ErrorKind::Load`] error naming the path.
 pub(crate) fn roots_from_file(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
     let origin = path.display();
-    let (certs, mut problems) = pem::certificates_lenient(&pem::read_file(path)?);
+    let (certs, mut problems) = load::certificates_lenient(&load::read_file(path)?);
     let mut usable = Vec::with_capacity(certs.len());
     for (i, cert) in certs.into_iter().enumerate() {
         match webpki_anchor(&cert) {

@@ -2,25 +2,27 @@
 //! KEY` in PEM), as written by `openssl pkcs8 -topk8` and `openssl genpkey -aes256`.
 //!
 //! Supported: PBES2 with PBKDF2 (HMAC-SHA1, -SHA224, -SHA256, -SHA384, -SHA512) or scrypt,
-//! and AES-128/192/256-CBC or 3DES-CBC. Not supported: PBES1 (`openssl pkcs8 -v1 ...`,
-//! and OpenSSL 1.0's default), single DES, and OpenSSL's traditional `Proc-Type: 4,ENCRYPTED`
-//! PEM (`RSA PRIVATE KEY` or `EC PRIVATE KEY` with a `DEK-Info` header).
+//! and AES-128/192/256-CBC, AES-128/256-GCM or 3DES-CBC. Not supported: PBES1 (`openssl
+//! pkcs8 -v1 ...`, and OpenSSL 1.0's default), single DES, and OpenSSL's traditional
+//! `Proc-Type: 4,ENCRYPTED` PEM (`RSA PRIVATE KEY` or `EC PRIVATE KEY` with a `DEK-Info`
+//! header).
 //!
 //! The key derivation parameters come from the file, so they are checked against the
-//! limits of [`crate::kdf`] before any derivation: a hostile file cannot make a load take
+//! limits of [`super::kdf`] before any derivation: a hostile file cannot make a load take
 //! minutes or gigabytes. The decrypted key is cleared from memory when dropped, on error
-//! paths too. Every error here is [`ErrorKind::Load`] and names where the bytes came from.
+//! paths too.
 
-use pkcs8::der::asn1::{AnyRef, ObjectIdentifier, OctetStringRef};
-use pkcs8::der::{Decode, Reader, SliceReader};
-use pkcs8::pkcs5::{self, pbes2};
+use pkcs5::der::asn1::{AnyRef, ObjectIdentifier, OctetStringRef};
+use pkcs5::der::{Decode, Reader, SliceReader};
+use pkcs5::{EncryptionScheme, pbes1, pbes2};
 use pkcs8::spki::AlgorithmIdentifier;
-use pkcs8::{EncryptedPrivateKeyInfo, PrivateKeyInfo};
+use pkcs8::{EncryptedPrivateKeyInfoRef, PrivateKeyInfoRef};
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use zeroize::Zeroizing;
 
-use crate::error::{Error, ErrorKind, Result};
-use crate::kdf::Kdf;
+use super::kdf::{self, Kdf};
+use super::{find, is_pem, load, load_because};
+use crate::error::{Error, Result};
 
 const PEM_BEGIN: &[u8] = b"-----BEGIN ENCRYPTED PRIVATE KEY-----";
 const PEM_END: &[u8] = b"-----END ENCRYPTED PRIVATE KEY-----";
@@ -45,51 +47,34 @@ pub(crate) fn decrypt_pkcs8(
     };
     let info = parse(der, origin)?;
     let params = match &info.encryption_algorithm {
-        pkcs5::EncryptionScheme::Pbes2(params) => params,
-        pkcs5::EncryptionScheme::Pbes1(alg) => {
-            return Err(load(
-                origin,
-                &format!(
-                    "the key is encrypted with PBES1 ({}), which is not supported; re-encrypt it \
-                     with `openssl pkcs8 -topk8 -v2 aes-256-cbc`",
-                    alg.encryption.oid()
-                ),
-            ));
-        }
+        EncryptionScheme::Pbes2(params) => params,
+        EncryptionScheme::Pbes1(alg) => return Err(pbes1_refused(origin, &alg.oid())),
         _ => return Err(load(origin, "the key's encryption scheme is not supported")),
     };
-    check_kdf(&params.kdf, origin)?;
+    let Some(derivation) = Kdf::from_pbes2(&params.kdf) else {
+        return Err(load(
+            origin,
+            "the key's key derivation function is not supported",
+        ));
+    };
+    kdf::check_all(&[derivation]).map_err(|why| load(origin, &why))?;
     let mut plain = params
-        .decrypt(password, info.encrypted_data)
+        .decrypt(password, info.encrypted_data.as_bytes())
         .map(Zeroizing::new)
         .map_err(|e| match e {
-            // pkcs5 0.7 reports bad padding (what a wrong password gives) as EncryptFailed.
-            pkcs5::Error::DecryptFailed | pkcs5::Error::EncryptFailed => {
-                wrong_password(origin, password, None)
-            }
-            other => Error::with_source(
-                ErrorKind::Load,
-                format!("{origin}: cannot decrypt the key: {other}"),
-                Pkcs5Error(other),
-            ),
+            // Bad padding, what a wrong password gives.
+            pkcs5::Error::DecryptFailed => wrong_password(origin, password, None),
+            other => load_because(origin, "cannot decrypt the private key", other),
         })?;
     // A wrong password usually breaks the padding, but 1 time in 256 or so the padding
     // happens to check out: the plaintext must then be a whole PrivateKeyInfo.
-    if let Err(e) = PrivateKeyInfo::from_der(&plain) {
+    if let Err(e) = PrivateKeyInfoRef::from_der(&plain) {
         return Err(wrong_password(origin, password, Some(e)));
     }
     // Moved, not copied: the key's own storage is cleared by `Identity` on drop.
     Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
         std::mem::take(&mut *plain),
     )))
-}
-
-fn is_pem(bytes: &[u8]) -> bool {
-    find(bytes, b"-----BEGIN ").is_some()
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// The DER inside the `ENCRYPTED PRIVATE KEY` section of a PEM file.
@@ -121,11 +106,11 @@ fn pem_section(bytes: &[u8], origin: &str) -> Result<Vec<u8>> {
     }
     pem.extend_from_slice(PEM_END);
     pem.push(b'\n');
-    let (_, der) = pkcs8::der::pem::decode_vec(&pem).map_err(|e| {
-        Error::with_source(
-            ErrorKind::Load,
-            format!("{origin}: malformed PEM in the ENCRYPTED PRIVATE KEY section: {e}"),
-            PemError(e),
+    let (_, der) = pkcs5::der::pem::decode_vec(&pem).map_err(|e| {
+        load_because(
+            origin,
+            "malformed PEM in the ENCRYPTED PRIVATE KEY section",
+            e,
         )
     })?;
     Ok(der)
@@ -152,41 +137,35 @@ fn not_encrypted_pem(bytes: &[u8], origin: &str) -> Error {
 
 /// Parses an EncryptedPrivateKeyInfo, telling an unencrypted key, an unsupported
 /// algorithm and plain garbage apart.
-fn parse<'a>(der: &'a [u8], origin: &str) -> Result<EncryptedPrivateKeyInfo<'a>> {
-    let err = match EncryptedPrivateKeyInfo::from_der(der) {
+fn parse<'a>(der: &'a [u8], origin: &str) -> Result<EncryptedPrivateKeyInfoRef<'a>> {
+    let err = match EncryptedPrivateKeyInfoRef::from_der(der) {
         Ok(info) => return Ok(info),
         Err(e) => e,
     };
     if der.is_empty() {
         return Err(load(origin, "empty: no private key found"));
     }
-    if PrivateKeyInfo::from_der(der).is_ok() {
+    if PrivateKeyInfoRef::from_der(der).is_ok() {
         return Err(load(
             origin,
             "the private key is not encrypted: load it without a password",
         ));
     }
     let what = match encryption_oid(der) {
-        Some(oid) if oid == pkcs5::pbes2::PBES2_OID => format!(
+        Some(oid) if oid == pbes2::PBES2_OID => {
             "the key is encrypted with PBES2 and a key derivation function, pseudorandom \
-             function or cipher that is not supported ({err}); supported: PBKDF2 \
-             (HMAC-SHA1 or SHA-2) or scrypt, with AES-CBC or 3DES-CBC"
-        ),
-        Some(oid) if is_pbes1(&oid) => format!(
-            "the key is encrypted with PBES1 ({oid}), which is not supported; re-encrypt it \
-             with `openssl pkcs8 -topk8 -v2 aes-256-cbc`"
-        ),
+             function or cipher that is not supported; supported: PBKDF2 (HMAC-SHA1 or \
+             SHA-2) or scrypt, with AES-CBC, AES-GCM or 3DES-CBC"
+                .to_owned()
+        }
+        Some(oid) if PBES1.contains(&oid) => return Err(pbes1_refused(origin, &oid)),
         Some(oid) => format!(
             "the key is encrypted with an unsupported algorithm ({oid}); supported: PBES2 \
-             with PBKDF2 or scrypt and AES-CBC or 3DES-CBC"
+             with PBKDF2 or scrypt and AES or 3DES"
         ),
-        None => format!("not an encrypted PKCS#8 private key: {err}"),
+        None => "not an encrypted PKCS#8 private key".to_owned(),
     };
-    Err(Error::with_source(
-        ErrorKind::Load,
-        format!("{origin}: {what}"),
-        err,
-    ))
+    Err(load_because(origin, &what, err))
 }
 
 /// The algorithm OID of `der` when it has the shape `SEQUENCE { SEQUENCE { OID, ANY },
@@ -196,99 +175,62 @@ fn encryption_oid(der: &[u8]) -> Option<ObjectIdentifier> {
     let oid = reader
         .sequence(|seq| {
             let alg: AlgorithmIdentifier<AnyRef<'_>> = seq.decode()?;
-            let _data: OctetStringRef<'_> = seq.decode()?;
-            Ok(alg.oid)
+            let _data: &OctetStringRef = seq.decode()?;
+            Ok::<_, pkcs5::der::Error>(alg.oid)
         })
         .ok()?;
-    reader.finish(oid).ok()
+    reader.finish().ok()?;
+    Some(oid)
 }
 
-/// PKCS#5 PBES1 (1.2.840.113549.1.5.{1,3,4,6,10,11}) and the PKCS#12 password-based
-/// schemes (1.2.840.113549.1.12.1.*), which OpenSSL's `-v1` writes.
-fn is_pbes1(oid: &ObjectIdentifier) -> bool {
-    const PKCS5: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05];
-    const PKCS12_PBE: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x0c, 0x01];
-    let arcs = oid.as_bytes();
-    match arcs.strip_prefix(PKCS5) {
-        Some([n]) => matches!(n, 1 | 3 | 4 | 6 | 10 | 11),
-        _ => arcs.len() == PKCS12_PBE.len() + 1 && arcs.starts_with(PKCS12_PBE),
-    }
+/// The password-based schemes older than PBES2, which OpenSSL's `-v1` writes: PKCS#5
+/// PBES1 and the PKCS#12 schemes (pkcs-12PbeIds, 1.2.840.113549.1.12.1.1 to .6).
+const PBES1: [ObjectIdentifier; 12] = [
+    pbes1::PBE_WITH_MD2_AND_DES_CBC_OID,
+    pbes1::PBE_WITH_MD2_AND_RC2_CBC_OID,
+    pbes1::PBE_WITH_MD5_AND_DES_CBC_OID,
+    pbes1::PBE_WITH_MD5_AND_RC2_CBC_OID,
+    pbes1::PBE_WITH_SHA1_AND_DES_CBC_OID,
+    pbes1::PBE_WITH_SHA1_AND_RC2_CBC_OID,
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.12.1.1"),
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.12.1.2"),
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.12.1.3"),
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.12.1.4"),
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.12.1.5"),
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.12.1.6"),
+];
+
+fn pbes1_refused(origin: &str, oid: &ObjectIdentifier) -> Error {
+    load(
+        origin,
+        &format!(
+            "the key is encrypted with PBES1 ({oid}), which is not supported; re-encrypt it \
+             with `openssl pkcs8 -topk8 -v2 aes-256-cbc`"
+        ),
+    )
 }
 
-/// Refuses key derivation parameters that would cost too much time or memory.
-fn check_kdf(kdf: &pbes2::Kdf<'_>, origin: &str) -> Result<()> {
-    let kdf = match kdf {
-        pbes2::Kdf::Pbkdf2(p) => Kdf::Iterated {
-            what: "pbkdf2",
-            iterations: u64::from(p.iteration_count),
-        },
-        pbes2::Kdf::Scrypt(p) => Kdf::Scrypt {
-            n: p.cost_parameter,
-            r: u64::from(p.block_size),
-            p: u64::from(p.parallelization),
-        },
-        _ => {
-            return Err(load(
-                origin,
-                "the key's key derivation function is not supported",
-            ));
-        }
-    };
-    crate::kdf::check_all(&[kdf]).map_err(|why| load(origin, &why))
-}
-
-fn wrong_password(origin: &str, password: &str, cause: Option<pkcs8::der::Error>) -> Error {
-    let message = if password.is_empty() {
-        format!(
-            "{origin}: cannot decrypt the private key: the password is empty, wrong, or the key is corrupt"
-        )
+fn wrong_password(origin: &str, password: &str, cause: Option<pkcs5::der::Error>) -> Error {
+    let what = if password.is_empty() {
+        "cannot decrypt the private key: the password is empty, wrong, or the key is corrupt"
     } else {
-        format!("{origin}: cannot decrypt the private key: wrong password or corrupt key")
+        "cannot decrypt the private key: wrong password or corrupt key"
     };
     match cause {
-        Some(e) => Error::with_source(ErrorKind::Load, message, e),
-        None => Error::new(ErrorKind::Load, message),
+        Some(e) => load_because(origin, what, e),
+        None => load(origin, what),
     }
 }
-
-fn load(origin: &str, what: &str) -> Error {
-    Error::new(ErrorKind::Load, format!("{origin}: {what}"))
-}
-
-/// `pkcs5::Error` implements `std::error::Error` only with a feature we do not need; this
-/// carries it as a source.
-#[derive(Debug)]
-struct Pkcs5Error(pkcs5::Error);
-
-impl std::fmt::Display for Pkcs5Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for Pkcs5Error {}
-
-/// The same for the PEM decoder's error.
-#[derive(Debug)]
-struct PemError(pkcs8::der::pem::Error);
-
-impl std::fmt::Display for PemError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for PemError {}
 
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, Instant};
 
-    use pkcs8::der::asn1::OctetStringRef;
-    use pkcs8::der::pem::LineEnding;
-    use pkcs8::der::{Encode, Tag};
-    use pkcs8::pkcs5::pbes2::{self, Kdf, Pbkdf2Prf, ScryptParams};
-    use pkcs8::{EncryptedPrivateKeyInfo, PrivateKeyInfo};
+    use pkcs5::der::asn1::{Any, ObjectIdentifier, OctetStringRef};
+    use pkcs5::der::pem::LineEnding;
+    use pkcs5::der::{Encode, Tag};
+    use pkcs5::pbes2::{self, Kdf, Pbkdf2Prf, Salt, ScryptParams};
+    use pkcs8::{EncryptedPrivateKeyInfoRef, PrivateKeyInfoRef};
     use rustls::pki_types::PrivateKeyDer;
 
     use super::decrypt_pkcs8;
@@ -302,8 +244,8 @@ mod tests {
         rcgen::KeyPair::generate().unwrap().serialize_der()
     }
 
-    fn encrypt(plain: &[u8], params: pbes2::Parameters<'_>) -> Vec<u8> {
-        PrivateKeyInfo::try_from(plain)
+    fn encrypt(plain: &[u8], params: pbes2::Parameters) -> Vec<u8> {
+        PrivateKeyInfoRef::try_from(plain)
             .unwrap()
             .encrypt_with_params(params, PASSWORD)
             .unwrap()
@@ -311,23 +253,23 @@ mod tests {
             .to_vec()
     }
 
-    fn pbkdf2(iterations: u32) -> pbes2::Parameters<'static> {
-        pbes2::Parameters::pbkdf2_sha256_aes256cbc(iterations, &SALT, &IV).unwrap()
+    fn pbkdf2(iterations: u32) -> pbes2::Parameters {
+        pbes2::Parameters::generate_pbkdf2_sha256_aes256cbc(iterations, &SALT, IV).unwrap()
     }
 
     /// An EncryptedPrivateKeyInfo with these parameters and junk for the ciphertext:
     /// nothing is derived to make it.
-    fn with_params(params: pbes2::Parameters<'_>) -> Vec<u8> {
-        EncryptedPrivateKeyInfo {
+    fn with_params(params: pbes2::Parameters) -> Vec<u8> {
+        EncryptedPrivateKeyInfoRef {
             encryption_algorithm: params.into(),
-            encrypted_data: &[0x55; 48],
+            encrypted_data: OctetStringRef::new(&[0x55; 48]).unwrap(),
         }
         .to_der()
         .unwrap()
     }
 
     fn pem(der: &[u8]) -> String {
-        pkcs8::der::pem::encode_string("ENCRYPTED PRIVATE KEY", LineEnding::LF, der).unwrap()
+        pkcs5::der::pem::encode_string("ENCRYPTED PRIVATE KEY", LineEnding::LF, der).unwrap()
     }
 
     fn decrypted(result: crate::error::Result<PrivateKeyDer<'static>>) -> Vec<u8> {
@@ -376,13 +318,13 @@ mod tests {
     #[test]
     fn decrypts_aes128_and_scrypt() {
         let plain = plain_key();
-        let aes128 = pbes2::Parameters::pbkdf2_sha256_aes128cbc(1000, &SALT, &IV).unwrap();
+        let aes128 = pbes2::Parameters::generate_pbkdf2_sha256_aes128cbc(1000, &SALT, IV).unwrap();
         assert_eq!(
             decrypted(decrypt_pkcs8(&encrypt(&plain, aes128), PASSWORD, "k")),
             plain
         );
-        let cost = pkcs8::pkcs5::scrypt::Params::new(10, 8, 1, 32).unwrap();
-        let scrypt = pbes2::Parameters::scrypt_aes256cbc(cost, &SALT, &IV).unwrap();
+        let cost = pkcs5::scrypt::Params::new(10, 8, 1).unwrap();
+        let scrypt = pbes2::Parameters::generate_scrypt_aes256cbc(cost, &SALT, IV).unwrap();
         assert_eq!(
             decrypted(decrypt_pkcs8(&encrypt(&plain, scrypt), PASSWORD, "k")),
             plain
@@ -431,13 +373,13 @@ mod tests {
         for (n, r, p, expected) in cases {
             let params = pbes2::Parameters {
                 kdf: Kdf::Scrypt(ScryptParams {
-                    salt: &SALT,
+                    salt: Salt::new(SALT).unwrap(),
                     cost_parameter: n,
                     block_size: r,
                     parallelization: p,
                     key_length: None,
                 }),
-                encryption: pbes2::EncryptionScheme::Aes256Cbc { iv: &IV },
+                encryption: pbes2::EncryptionScheme::Aes256Cbc { iv: IV },
             };
             let started = Instant::now();
             let message = load_error(&with_params(params), PASSWORD);
@@ -450,7 +392,7 @@ mod tests {
     fn unencrypted_keys_and_garbage_are_refused() {
         let plain = plain_key();
         let plain_pem =
-            pkcs8::der::pem::encode_string("PRIVATE KEY", LineEnding::LF, &plain).unwrap();
+            pkcs5::der::pem::encode_string("PRIVATE KEY", LineEnding::LF, &plain).unwrap();
         for input in [&plain[..], plain_pem.as_bytes()] {
             let message = load_error(input, PASSWORD);
             assert!(message.contains("not encrypted"), "{message}");
@@ -471,27 +413,16 @@ mod tests {
 
     /// `SEQUENCE { SEQUENCE { oid, SEQUENCE { salt, 2048 } }, OCTET STRING }`.
     fn pbes1_style(oid: &str) -> Vec<u8> {
-        let oid = pkcs8::der::asn1::ObjectIdentifier::new_unwrap(oid);
+        let oid = ObjectIdentifier::new_unwrap(oid);
         let salt = OctetStringRef::new(&SALT[..8]).unwrap();
-        let mut params = salt.to_der().unwrap();
-        params.extend(2048u32.to_der().unwrap());
-        let mut alg = oid.to_der().unwrap();
-        alg.extend(seq(&params));
-        let mut body = seq(&alg);
-        body.extend(OctetStringRef::new(&[0x55; 32]).unwrap().to_der().unwrap());
-        seq(&body)
+        let params = [salt.to_der().unwrap(), 2048u32.to_der().unwrap()].concat();
+        let alg = [oid.to_der().unwrap(), seq(&params)].concat();
+        let data = OctetStringRef::new(&[0x55; 32]).unwrap().to_der().unwrap();
+        seq(&[seq(&alg), data].concat())
     }
 
     fn seq(content: &[u8]) -> Vec<u8> {
-        let mut out = vec![Tag::Sequence.into()];
-        out.extend(
-            pkcs8::der::Length::try_from(content.len())
-                .unwrap()
-                .to_der()
-                .unwrap(),
-        );
-        out.extend(content);
-        out
+        Any::new(Tag::Sequence, content).unwrap().to_der().unwrap()
     }
 
     #[test]

@@ -1,31 +1,10 @@
-//! Certificates and private keys from PEM or DER bytes and files.
-//!
-//! Every error here is [`ErrorKind::Load`] and names where the bytes came from: a path,
-//! or a description such as "certificate PEM" for in-memory input.
-
-use std::path::Path;
+//! Certificates and private keys from PEM or DER bytes.
 
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use zeroize::Zeroizing;
 
-use crate::error::{Error, ErrorKind, Result};
-
-/// Reads a whole file, or a `Load` error naming the path. The buffer is cleared when
-/// dropped: it may hold a private key.
-pub(crate) fn read_file(path: &Path) -> Result<Zeroizing<Vec<u8>>> {
-    std::fs::read(path).map(Zeroizing::new).map_err(|e| {
-        Error::with_source(
-            ErrorKind::Load,
-            format!("cannot read {}: {e}", path.display()),
-            e,
-        )
-    })
-}
-
-fn is_pem(bytes: &[u8]) -> bool {
-    bytes.windows(11).any(|w| w == b"-----BEGIN ")
-}
+use super::{contains, is_pem, load, load_because};
+use crate::error::{Error, Result};
 
 /// All certificates in `bytes`: PEM (every `CERTIFICATE` section) or one DER certificate.
 ///
@@ -80,7 +59,7 @@ pub(crate) fn private_key(bytes: &[u8], origin: &str) -> Result<PrivateKeyDer<'s
     if !is_pem(bytes) {
         return PrivateKeyDer::try_from(bytes)
             .map(|k| k.clone_key())
-            .map_err(|e| load(origin, &format!("not a PEM or DER private key: {e}")));
+            .map_err(|e| load_because(origin, "not a PEM or DER private key", e));
     }
     match PrivateKeyDer::from_pem_slice(bytes) {
         Ok(key) => Ok(key),
@@ -96,23 +75,21 @@ pub(crate) fn private_key(bytes: &[u8], origin: &str) -> Result<PrivateKeyDer<'s
     }
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-fn load(origin: &str, what: &str) -> Error {
-    Error::new(ErrorKind::Load, format!("{origin}: {what}"))
-}
-
+/// The error for malformed PEM. pki-types prints the markers of the two syntax errors as
+/// byte lists, so for those the message says it all in words and there is no source;
+/// for the others (bad Base64, a section too large) the decoder's error is the source.
 fn pem_error(origin: &str, err: pem::Error) -> Error {
-    Error::with_source(
-        ErrorKind::Load,
-        format!("{origin}: {}", describe(&err)),
-        err,
-    )
+    match err {
+        pem::Error::MissingSectionEnd { .. } | pem::Error::IllegalSectionStart { .. } => {
+            load(origin, &describe(&err))
+        }
+        pem::Error::Base64Decode(_) => load_because(origin, "malformed PEM: bad Base64", err),
+        _ => load_because(origin, "malformed PEM", err),
+    }
 }
 
-/// A readable description of a PEM error (pki-types prints markers as byte lists).
+/// A readable description of a PEM error, for messages that carry no source: the
+/// problems of a trust bundle, and the syntax errors of [`pem_error`].
 fn describe(err: &pem::Error) -> String {
     match err {
         pem::Error::MissingSectionEnd { end_marker } => format!(

@@ -38,6 +38,23 @@ pub(crate) enum Kdf {
 }
 
 impl Kdf {
+    /// The derivation of PBES2 parameters, or `None` for a function this crate does not
+    /// know (none such is decoded today: the enum is non-exhaustive).
+    pub(crate) fn from_pbes2(kdf: &pkcs5::pbes2::Kdf) -> Option<Kdf> {
+        match kdf {
+            pkcs5::pbes2::Kdf::Pbkdf2(p) => Some(Kdf::Iterated {
+                what: "pbkdf2",
+                iterations: u64::from(p.iteration_count),
+            }),
+            pkcs5::pbes2::Kdf::Scrypt(p) => Some(Kdf::Scrypt {
+                n: p.cost_parameter,
+                r: u64::from(p.block_size),
+                p: u64::from(p.parallelization),
+            }),
+            _ => None,
+        }
+    }
+
     /// Why this derivation is refused, if it is: a lowercase phrase without the origin.
     fn check(self) -> Result<(), String> {
         match self {
