@@ -425,3 +425,4 @@ fn unreadable_derivation_parameters_are_refused() {
         assert!(source.is::<der::Error>(), "{source:?}");
     }
 }
+
