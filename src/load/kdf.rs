@@ -171,7 +171,7 @@ mod tests {
         );
         assert!(scrypt(1 << 14, 1 << 20, 1).unwrap_err().contains("memory"));
         assert!(scrypt(1 << 14, 8, 1 << 10).unwrap_err().contains("work"));
-        // Values no PKCS#8 decoder would pass, but a DER walker reads: no overflow.
+        // Values no decoder gives (r and p are 16-bit there): no overflow all the same.
         assert!(scrypt(1 << 14, u64::MAX, u64::MAX).is_err());
         assert!(scrypt(1 << 14, 8, u64::MAX).is_err());
         assert!(scrypt(3, 8, 1).unwrap_err().contains("invalid"));

@@ -67,3 +67,73 @@ fn load_because(
 ) -> Error {
     Error::with_source(ErrorKind::Load, format!("{origin}: {what}"), cause)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    /// Each message of an error's chain, as a reporter that walks `source()` (anyhow's
+    /// `{:#}`, say) prints them.
+    fn chain(err: &Error) -> Vec<String> {
+        let mut messages = vec![err.to_string()];
+        let mut source = err.source();
+        while let Some(cause) = source {
+            messages.push(cause.to_string());
+            source = cause.source();
+        }
+        messages
+    }
+
+    /// Asserts that no message of the chain repeats the one below it.
+    #[track_caller]
+    fn each_cause_once(err: &Error) -> Vec<String> {
+        let messages = chain(err);
+        for pair in messages.windows(2) {
+            assert!(!pair[0].contains(&pair[1]), "printed twice: {messages:?}");
+        }
+        messages
+    }
+
+    #[test]
+    fn load_errors_print_each_cause_once() {
+        let missing = std::env::temp_dir().join("tlsport-no-such-dir/no-such-file.pem");
+        let err = read_file(&missing).unwrap_err();
+        let messages = each_cause_once(&err);
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(messages[0].contains("no-such-file.pem"), "{messages:?}");
+        let io = err.source().unwrap().downcast_ref::<std::io::Error>();
+        assert_eq!(io.unwrap().kind(), std::io::ErrorKind::NotFound);
+
+        let bad_base64 = b"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n";
+        let err = certificates(bad_base64, "chain.pem").unwrap_err();
+        let messages = each_cause_once(&err);
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(
+            messages[0].starts_with("chain.pem: malformed PEM"),
+            "{messages:?}"
+        );
+
+        let err = private_key(b"garbage", "key.der").unwrap_err();
+        assert_eq!(each_cause_once(&err).len(), 2);
+    }
+
+    #[cfg(feature = "pkcs12")]
+    #[test]
+    fn pkcs12_errors_print_each_cause_once() {
+        let err = parse_pkcs12(b"\x30\x03\x02\x01\x03", "secret", "id.p12").unwrap_err();
+        let messages = each_cause_once(&err);
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(messages[0].starts_with("id.p12: "), "{messages:?}");
+    }
+
+    #[cfg(feature = "encrypted-keys")]
+    #[test]
+    fn pkcs8_errors_print_each_cause_once() {
+        let err = decrypt_pkcs8(b"\x30\x03\x02\x01\x00", "secret", "key.p8").unwrap_err();
+        let messages = each_cause_once(&err);
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(messages[0].starts_with("key.p8: "), "{messages:?}");
+    }
+}

@@ -425,4 +425,3 @@ fn unreadable_derivation_parameters_are_refused() {
         assert!(source.is::<der::Error>(), "{source:?}");
     }
 }
-
