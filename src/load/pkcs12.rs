@@ -228,10 +228,11 @@ impl Unreadable {
 /// decrypting anything: the MAC's, each encrypted content's, and each shrouded key or
 /// secret bag's in an unencrypted content.
 ///
-/// The parts are decoded as p12-keystore decodes them (`Pfx`, then `AuthenticatedSafe`,
-/// `EncryptedData`, `SafeContents`, `pkcs5::pbes2::Parameters`), so what it reads, this
-/// reads. It fails where p12-keystore would fail before deriving there. What p12-keystore
-/// refuses anyway (another content type, an unsupported scheme) is left for it to report.
+/// The parts are decoded with the types p12-keystore decodes them with (`Pfx`, then
+/// `AuthenticatedSafe`, `EncryptedData`, `SafeContents`, `pkcs5::pbes2::Parameters`), so
+/// every derivation it will run is seen here. This fails only where p12-keystore would
+/// fail before deriving there; what it refuses anyway (another content type, an
+/// unsupported scheme) is left for it to report.
 fn derivations(pfx: &Pfx) -> Result<Vec<Kdf>, Unreadable> {
     let mut kdfs = Vec::new();
     if let Some(mac) = &pfx.mac_data {
