@@ -6,7 +6,6 @@ use std::sync::Arc;
 use futures_io::{AsyncRead, AsyncWrite};
 use rustls::{Connection, ServerConfig, ServerConnection};
 
-use crate::config;
 use crate::error::{Error, Result};
 use crate::handshake::handshake;
 use crate::listener::Listener;
@@ -48,7 +47,7 @@ impl Acceptor {
     ///
     /// This may block reading files: call it once, not per connection.
     pub fn new(policy: Policy) -> Result<Acceptor> {
-        let config = config::server_config(&policy)?;
+        let config = crate::policy::server_config(&policy)?;
         Ok(Acceptor {
             inner: Arc::new(Inner {
                 config: Arc::new(config),

@@ -8,7 +8,6 @@ use futures_io::{AsyncRead, AsyncWrite};
 use rustls::pki_types::{DnsName, ServerName};
 use rustls::{ClientConfig, ClientConnection, Connection};
 
-use crate::config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::handshake::handshake;
 use crate::net::{self, Port};
@@ -93,7 +92,7 @@ impl Connector {
         if let Some(name) = &policy.server_name {
             server_name(name)?;
         }
-        let config = config::client_config(&policy)?;
+        let config = crate::policy::client_config(&policy)?;
         Ok(Connector {
             inner: Arc::new(Inner {
                 config: Arc::new(config),

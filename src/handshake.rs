@@ -10,7 +10,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::stream::TlsStream;
-use crate::timeout::deadline;
+use crate::deadline::deadline;
 
 /// Completes the handshake of `stream` within `limit` (the whole handshake, not each read).
 pub(crate) async fn handshake<S>(

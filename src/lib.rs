@@ -149,16 +149,14 @@
 
 mod acceptor;
 mod backend;
-mod config;
 mod connector;
+mod deadline;
 mod duplex;
 #[cfg(feature = "encrypted-keys")]
 mod encrypted_key;
 mod error;
 mod handshake;
 mod identity;
-mod inflight;
-mod io;
 #[cfg(any(feature = "encrypted-keys", feature = "pkcs12"))]
 mod kdf;
 mod listener;
@@ -167,14 +165,11 @@ mod pem;
 #[cfg(feature = "pkcs12")]
 mod pkcs12;
 mod policy;
-mod readahead;
 mod reason;
 mod session;
 mod split;
 mod stream;
-mod timeout;
 mod trust;
-mod verify;
 
 // ---- public interface ----
 pub use crate::acceptor::Acceptor;

@@ -16,7 +16,9 @@ use futures_lite::Stream;
 
 use crate::acceptor::Acceptor;
 use crate::error::{Error, ErrorKind, Result};
-use crate::inflight::{InFlight, WaiterId, Waiters};
+mod inflight;
+
+use self::inflight::{InFlight, WaiterId, Waiters};
 use crate::net::{Port, bare_host, resolve};
 use crate::stream::TlsStream;
 

@@ -14,7 +14,7 @@ use async_io::Timer;
 use async_net::TcpStream;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::timeout::deadline;
+use crate::deadline::deadline;
 
 /// A TCP port: a number, or a service name such as `"https"` (Gauche's `port`
 /// argument).

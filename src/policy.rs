@@ -13,6 +13,11 @@ use crate::identity::{Identity, ObjectKind, decrypt_key};
 use crate::pem;
 use crate::trust::{self, CaBundle};
 
+mod compile;
+mod verify;
+
+pub(crate) use self::compile::{client_config, server_config};
+
 /// A TLS protocol version.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

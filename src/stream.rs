@@ -18,10 +18,13 @@ use futures_io::{AsyncRead, AsyncWrite};
 use rustls::pki_types::CertificateDer;
 use rustls::{Connection, HandshakeKind, ProtocolVersion};
 
+mod readahead;
+mod sync_io;
+
 use crate::error::Error;
-use crate::io::{SyncIo, to_poll};
+use self::sync_io::{SyncIo, to_poll};
 use crate::policy::{EofPolicy, Version};
-use crate::readahead::ReadAhead;
+use self::readahead::ReadAhead;
 use crate::session::SessionInfo;
 
 /// A TLS connection over a transport `S`, on the client or the server side.

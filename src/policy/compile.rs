@@ -14,7 +14,7 @@ use rustls::{ClientConfig, KeyLogFile, ServerConfig, SupportedProtocolVersion};
 use crate::error::{Error, ErrorKind, Result};
 use crate::policy::{ClientAuth, Policy, Version};
 use crate::trust::{self, CaBundle};
-use crate::verify::{AcceptAnyCertificate, IgnoreHostname};
+use super::verify::{AcceptAnyCertificate, IgnoreHostname};
 
 /// The provider and the protocol versions every config of `policy` starts from.
 fn provider_and_versions(
