@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use futures_io::{AsyncRead, AsyncWrite};
 
+use crate::deadline::deadline;
 use crate::error::{Error, ErrorKind, Result};
 use crate::stream::TlsStream;
-use crate::deadline::deadline;
 
 /// Completes the handshake of `stream` within `limit` (the whole handshake, not each read).
 pub(crate) async fn handshake<S>(

@@ -13,8 +13,8 @@ use std::time::Duration;
 use async_io::Timer;
 use async_net::TcpStream;
 
-use crate::error::{Error, ErrorKind, Result};
 use crate::deadline::deadline;
+use crate::error::{Error, ErrorKind, Result};
 
 /// A TCP port: a number, or a service name such as `"https"` (Gauche's `port`
 /// argument).

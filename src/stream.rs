@@ -21,10 +21,10 @@ use rustls::{Connection, HandshakeKind, ProtocolVersion};
 mod readahead;
 mod sync_io;
 
-use crate::error::Error;
-use self::sync_io::{SyncIo, to_poll};
-use crate::policy::{EofPolicy, Version};
 use self::readahead::ReadAhead;
+use self::sync_io::{SyncIo, to_poll};
+use crate::error::Error;
+use crate::policy::{EofPolicy, Version};
 use crate::session::SessionInfo;
 
 /// A TLS connection over a transport `S`, on the client or the server side.

@@ -11,10 +11,10 @@ use rustls::crypto::CryptoProvider;
 use rustls::server::{NoServerSessionStorage, ServerSessionMemoryCache, WebPkiClientVerifier};
 use rustls::{ClientConfig, KeyLogFile, ServerConfig, SupportedProtocolVersion};
 
+use super::verify::{AcceptAnyCertificate, IgnoreHostname};
 use crate::error::{Error, ErrorKind, Result};
 use crate::policy::{ClientAuth, Policy, Version};
 use crate::trust::{self, CaBundle};
-use super::verify::{AcceptAnyCertificate, IgnoreHostname};
 
 /// The provider and the protocol versions every config of `policy` starts from.
 fn provider_and_versions(
