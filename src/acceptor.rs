@@ -7,7 +7,6 @@ use futures_io::{AsyncRead, AsyncWrite};
 use rustls::{Connection, ServerConfig, ServerConnection};
 
 use crate::error::{Error, Result};
-use crate::handshake::handshake;
 use crate::policy::Policy;
 use crate::stream::TlsStream;
 
@@ -75,7 +74,7 @@ impl Acceptor {
     {
         let conn = ServerConnection::new(self.inner.config.clone()).map_err(Error::from_rustls)?;
         let stream = TlsStream::new(io, Connection::Server(conn), self.inner.policy.eof, None);
-        handshake(stream, self.inner.policy.handshake_timeout).await
+        stream.handshake(self.inner.policy.handshake_timeout).await
     }
 
     /// The policy this acceptor was built from.

@@ -9,7 +9,6 @@ use rustls::pki_types::{DnsName, ServerName};
 use rustls::{ClientConfig, ClientConnection, Connection};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::handshake::handshake;
 use crate::net::{self, Port};
 use crate::policy::{Policy, Proto};
 use crate::stream::TlsStream;
@@ -205,7 +204,7 @@ impl Connector {
         let conn =
             ClientConnection::new(self.inner.config.clone(), name).map_err(Error::from_rustls)?;
         let stream = TlsStream::new(io, Connection::Client(conn), policy.eof, sni);
-        handshake(stream, policy.handshake_timeout).await
+        stream.handshake(policy.handshake_timeout).await
     }
 }
 

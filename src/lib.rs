@@ -155,7 +155,6 @@ mod duplex;
 #[cfg(feature = "encrypted-keys")]
 mod encrypted_key;
 mod error;
-mod handshake;
 mod identity;
 #[cfg(any(feature = "encrypted-keys", feature = "pkcs12"))]
 mod kdf;
@@ -166,7 +165,6 @@ mod pem;
 mod pkcs12;
 mod policy;
 mod reason;
-mod session;
 mod split;
 mod stream;
 mod trust;
@@ -181,9 +179,8 @@ pub use crate::identity::{Identity, ObjectKind};
 pub use crate::listener::{Incoming, Listener};
 pub use crate::net::Port;
 pub use crate::policy::{ClientAuth, EofPolicy, Policy, Proto, Version};
-pub use crate::session::SessionInfo;
 pub use crate::split::{ReadHalf, ReuniteError, WriteHalf};
-pub use crate::stream::TlsStream;
+pub use crate::stream::{SessionInfo, TlsStream};
 pub use crate::trust::{CaBundle, system_ca_available};
 
 /// The TCP stream [`Connector::connect`] and [`Listener`] hand out (async-net's, which
