@@ -7,7 +7,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 use rustls::{Connection, ServerConfig, ServerConnection};
 
 use crate::error::{Error, Result};
-use crate::policy::Policy;
+use crate::policy::{Policy, server_config};
 use crate::stream::TlsStream;
 
 /// Accepts TLS connections as a server, with the settings of one [`Policy`].
@@ -44,7 +44,7 @@ impl Acceptor {
     ///
     /// This may block reading files: call it once, not per connection.
     pub fn new(policy: Policy) -> Result<Acceptor> {
-        let config = crate::policy::server_config(&policy)?;
+        let config = server_config(&policy)?;
         Ok(Acceptor {
             inner: Arc::new(Inner {
                 config: Arc::new(config),

@@ -10,8 +10,18 @@ use rustls::{ClientConfig, ClientConnection, Connection};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::{self, Port};
-use crate::policy::{Policy, Proto};
+use crate::policy::{Policy, client_config};
 use crate::stream::TlsStream;
+
+/// A transport protocol for [`Connector::connect_proto`].
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proto {
+    /// TLS over TCP.
+    Tcp,
+    /// DTLS over UDP: refused, rustls has no DTLS.
+    Udp,
+}
 
 /// Opens TLS connections as a client, with the settings of one [`Policy`].
 ///
@@ -91,7 +101,7 @@ impl Connector {
         if let Some(name) = &policy.server_name {
             server_name(name)?;
         }
-        let config = crate::policy::client_config(&policy)?;
+        let config = client_config(&policy)?;
         Ok(Connector {
             inner: Arc::new(Inner {
                 config: Arc::new(config),

@@ -169,7 +169,8 @@ impl Identity {
         Identity::checked(chain, key, &format!("{chain_origin} and {key_origin}"))
     }
 
-    fn checked(
+    /// An identity of `chain` and `key`, checked to match; errors name `origin`.
+    pub(crate) fn checked(
         chain: Vec<CertificateDer<'static>>,
         key: PrivateKeyDer<'static>,
         origin: &str,

@@ -172,13 +172,13 @@ mod trust;
 // ---- public interface ----
 pub use crate::acceptor::Acceptor;
 pub use crate::backend::{Backend, default_backend, set_default_backend};
-pub use crate::connector::Connector;
+pub use crate::connector::{Connector, Proto};
 pub use crate::duplex::{DuplexStream, duplex};
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::identity::{Identity, ObjectKind};
 pub use crate::listener::{Incoming, Listener};
 pub use crate::net::Port;
-pub use crate::policy::{ClientAuth, EofPolicy, Policy, Proto, Version};
+pub use crate::policy::{ClientAuth, EofPolicy, Policy, Version};
 pub use crate::split::{ReadHalf, ReuniteError, WriteHalf};
 pub use crate::stream::{SessionInfo, TlsStream};
 pub use crate::trust::{CaBundle, system_ca_available};

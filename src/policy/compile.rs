@@ -12,9 +12,25 @@ use rustls::server::{NoServerSessionStorage, ServerSessionMemoryCache, WebPkiCli
 use rustls::{ClientConfig, KeyLogFile, ServerConfig, SupportedProtocolVersion};
 
 use super::verify::{AcceptAnyCertificate, IgnoreHostname};
+use crate::backend::{Backend, default_backend};
 use crate::error::{Error, ErrorKind, Result};
 use crate::policy::{ClientAuth, Policy, Version};
 use crate::trust::{self, CaBundle};
+
+impl Policy {
+    /// The backend this policy will use.
+    pub(super) fn effective_backend(&self) -> Backend {
+        self.backend.unwrap_or_else(default_backend)
+    }
+
+    /// An error when `load_object` left half an identity.
+    fn check_loaded_pieces(&self) -> Result<()> {
+        match &self.identity {
+            Some(_) => Ok(()),
+            None => self.loaded.check(),
+        }
+    }
+}
 
 /// The provider and the protocol versions every config of `policy` starts from.
 fn provider_and_versions(
