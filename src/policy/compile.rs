@@ -9,6 +9,7 @@ use rustls::client::danger::ServerCertVerifier;
 use rustls::client::{Resumption, WebPkiServerVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::server::{NoServerSessionStorage, ServerSessionMemoryCache, WebPkiClientVerifier};
+use rustls::sign::SingleCertAndKey;
 use rustls::{ClientConfig, KeyLogFile, ServerConfig, SupportedProtocolVersion};
 
 use super::verify::{AcceptAnyCertificate, IgnoreHostname};
@@ -251,7 +252,7 @@ pub(crate) fn server_config(policy: &Policy) -> Result<ServerConfig> {
             e,
         )
     })?;
-    let mut config = builder.with_cert_resolver(Arc::new(SingleCert(Arc::new(certified))));
+    let mut config = builder.with_cert_resolver(Arc::new(SingleCertAndKey::from(certified)));
     config.alpn_protocols = policy.alpn.clone();
     if policy.session_cache == 0 {
         config.session_storage = Arc::new(NoServerSessionStorage {});
@@ -263,17 +264,4 @@ pub(crate) fn server_config(policy: &Policy) -> Result<ServerConfig> {
         config.key_log = Arc::new(KeyLogFile::new());
     }
     Ok(config)
-}
-
-/// Serves one certified key whatever the client asks for.
-#[derive(Debug)]
-struct SingleCert(Arc<rustls::sign::CertifiedKey>);
-
-impl rustls::server::ResolvesServerCert for SingleCert {
-    fn resolve(
-        &self,
-        _hello: rustls::server::ClientHello<'_>,
-    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
-        Some(self.0.clone())
-    }
 }
