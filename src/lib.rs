@@ -164,7 +164,6 @@ mod pem;
 #[cfg(feature = "pkcs12")]
 mod pkcs12;
 mod policy;
-mod reason;
 mod split;
 mod stream;
 mod trust;
