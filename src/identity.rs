@@ -331,7 +331,7 @@ mod tests {
 
         let path = std::env::temp_dir().join(format!("tlsport-zeroize-{}.pem", std::process::id()));
         std::fs::write(&path, &key_pem).unwrap();
-        let buffer: crate::Result<Zeroizing<Vec<u8>>> = pem::read_file(&path);
+        let buffer: crate::error::Result<Zeroizing<Vec<u8>>> = pem::read_file(&path);
         std::fs::remove_file(&path).unwrap();
         assert_eq!(&buffer.unwrap()[..], key_pem.as_bytes());
     }

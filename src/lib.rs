@@ -147,6 +147,9 @@
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+// Each public concept is in the file named after it; the private machinery that serves
+// one concept is in the folder of that name (policy/, listener/, net/, stream/).
+// deadline.rs serves both connects (net) and handshakes (stream), so it sits at the top.
 mod acceptor;
 mod backend;
 mod connector;
@@ -169,6 +172,9 @@ mod stream;
 mod trust;
 
 // ---- public interface ----
+//
+// Every public item, re-exported flat from the private module that defines it: these
+// paths (`tlsport::Policy`, `tlsport::TcpStream`, ...) are the API, the modules are not.
 pub use crate::acceptor::Acceptor;
 pub use crate::backend::{Backend, default_backend, set_default_backend};
 pub use crate::connector::{Connector, Proto};

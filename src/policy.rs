@@ -16,6 +16,8 @@ use std::time::Duration;
 use rustls::pki_types::CertificateDer;
 
 use crate::backend::Backend;
+#[cfg(doc)]
+use crate::error::ErrorKind; // named in the docs
 use crate::error::Result;
 use crate::identity::{Identity, ObjectKind};
 use crate::trust::{self, CaBundle};

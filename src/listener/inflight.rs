@@ -1,5 +1,5 @@
 //! A set of futures that polls only the members that were woken, as `FuturesUnordered`
-//! does, for the [`Listener`](crate::Listener)'s handshakes, and the tasks waiting on it.
+//! does, for the [`Listener`](super::Listener)'s handshakes, and the tasks waiting on it.
 //!
 //! Polling every handshake in flight on every wake-up costs a failed socket read per
 //! pending handshake (about 50 wasted `recvfrom` calls per finished handshake with 64

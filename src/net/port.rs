@@ -260,12 +260,13 @@ mod tests {
         }
         assert!(SERVICES.get().is_none(), "the child starts with no table");
         let cert = rcgen::generate_simple_self_signed(["localhost".to_owned()]).unwrap();
-        let identity = crate::Identity::from_pem(
+        let identity = crate::identity::Identity::from_pem(
             cert.cert.pem().as_bytes(),
             cert.signing_key.serialize_pem().as_bytes(),
         )
         .unwrap();
-        let acceptor = crate::Acceptor::new(crate::Policy::new().identity(identity)).unwrap();
+        let policy = crate::policy::Policy::new().identity(identity);
+        let acceptor = crate::acceptor::Acceptor::new(policy).unwrap();
         // Whether port 8443 is free does not matter here.
         let _ = futures_lite::future::block_on(acceptor.bind("127.0.0.1", "https-alt"));
         assert_services_read_elsewhere();
