@@ -2,6 +2,9 @@
 //! wording of rejected certificates (rustls prints some reasons as Rust identifiers,
 //! such as `UnknownIssuer`, and dates as UNIX seconds).
 
+#[cfg(test)]
+mod tests;
+
 use std::error::Error as StdError;
 use std::fmt;
 use std::io;
@@ -11,7 +14,7 @@ use rustls::pki_types::UnixTime;
 
 /// What went wrong, coarsely: the question a caller branches on.
 ///
-/// The finer cause is in [`Error`]'s message and in [`std::error::Error::source`].
+/// The finer cause is in [`std::error::Error::source`] of the [`Error`].
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
@@ -56,13 +59,17 @@ impl ErrorKind {
 ///
 /// # Formatting
 ///
-/// `Display` prints one lowercase line that says what failed and why (for a rejected
-/// certificate: the names it is valid for, or its validity dates, as rustls reports
-/// them). [`source()`](std::error::Error::source) returns the underlying error (an
-/// [`io::Error`], a [`rustls::Error`], ...) for callers that want to downcast it.
+/// `Display` prints one lowercase line that says what failed at this level ("cannot
+/// listen on 127.0.0.1:443", "tls handshake failed"); the cause is the
+/// [`source()`](std::error::Error::source) (an [`io::Error`], a [`rustls::Error`], ...),
+/// never repeated in the message, so that a reporter that walks the sources (anyhow's
+/// `{:#}`) prints each cause once. Print the chain, not just the top line, when you log.
+/// Two failures say why in their own words, since that is what a caller shows a user: a
+/// rejected certificate (the names it is valid for, or its validity dates) and an alert
+/// from the peer (its name); their source is rustls's error, worded by rustls.
 /// When one failure has several causes (a connect that tried several addresses),
 /// `Display` says what failed and how many were tried, and `source()` lists each with
-/// its cause, so that printing the chain prints each cause once.
+/// its cause.
 ///
 /// # Conversion
 ///
@@ -135,11 +142,10 @@ impl Error {
             }
             E::InvalidMessage(
                 M::InvalidContentType | M::UnknownProtocolVersion | M::MessageTooLarge,
-            ) => format!(
-                "the peer sent data that is not valid TLS ({err}); is it speaking TLS on this port?"
-            ),
-            E::InvalidMessage(_) => format!("the peer sent a malformed TLS message: {err}"),
-            other => format!("tls handshake or record failure: {other}"),
+            ) => "the peer sent data that is not valid TLS: is it speaking TLS on this port?"
+                .to_owned(),
+            E::InvalidMessage(_) => "the peer sent a malformed TLS message".to_owned(),
+            _ => "tls handshake or record failure".to_owned(),
         };
         // Names and messages can come from the peer: keep control characters out of logs.
         Error::with_source(kind, printable(&message), err)
@@ -156,7 +162,7 @@ impl Error {
             io::ErrorKind::TimedOut => ErrorKind::TimedOut,
             _ => ErrorKind::Io,
         };
-        Error::with_source(kind, format!("{context}: {err}"), err)
+        Error::with_source(kind, context, err)
     }
 
     /// The coarse kind of this error.
@@ -206,7 +212,8 @@ fn printable(text: &str) -> String {
         .collect()
 }
 
-/// Why a certificate was rejected, in words, with dates in UTC.
+/// Why a certificate was rejected, in words, with dates in UTC. rustls's own wording stays
+/// in the error's source.
 fn certificate_reason(err: &CertificateError) -> String {
     use CertificateError as E;
     match err {
@@ -220,50 +227,135 @@ fn certificate_reason(err: &CertificateError) -> String {
             utc(not_before),
             utc(time)
         ),
-        E::Expired => "the certificate has expired".to_owned(),
-        E::NotValidYet => "the certificate is not valid yet".to_owned(),
-        E::UnknownIssuer => "the certificate was not issued by a trusted root (an unknown or \
-                             self-signed issuer, or an intermediate the peer did not send)"
-            .to_owned(),
-        E::BadSignature => "a signature in the certificate chain is invalid".to_owned(),
-        E::BadEncoding => "the certificate is malformed".to_owned(),
-        E::Revoked => "the certificate has been revoked".to_owned(),
-        E::UnhandledCriticalExtension => {
-            "the certificate has a critical extension that cannot be checked".to_owned()
+        E::NotValidForNameContext {
+            expected,
+            presented,
+        } => match presented.as_slice() {
+            [] => format!(
+                "the certificate names no host (no subjectAltName), so not {:?}",
+                expected.to_str()
+            ),
+            names => format!(
+                "the certificate is valid for {}, not for {:?}",
+                names.join(", "),
+                expected.to_str()
+            ),
+        },
+        E::InvalidPurposeContext {
+            required,
+            presented,
+        } => {
+            let presented: Vec<String> = presented.iter().map(purpose).collect();
+            format!(
+                "the certificate is not valid for {}: its extended key usage allows {}",
+                purpose(required),
+                match presented.is_empty() {
+                    true => "nothing".to_owned(),
+                    false => presented.join(", "),
+                }
+            )
         }
-        E::NotValidForName => "the certificate is not valid for the server name".to_owned(),
-        E::InvalidPurpose => "the certificate is not valid for this use (its extended key \
-                              usage does not allow it)"
+        E::ExpiredRevocationListContext { time, next_update } => format!(
+            "the certificate revocation list expired at {} (it is now {})",
+            utc(next_update),
+            utc(time)
+        ),
+        E::Other(other) => other
+            .0
+            .downcast_ref::<webpki::Error>()
+            .and_then(webpki_reason)
+            .unwrap_or("the certificate was rejected")
             .to_owned(),
-        E::UnsupportedSignatureAlgorithmContext { .. } => {
-            "the certificate is signed with an unsupported algorithm (SHA-1, say)".to_owned()
-        }
-        E::Other(other) => other_reason(&other.to_string()),
-        // The Context variants of names and purposes already read well.
-        other => other.to_string(),
+        other => simple_reason(other).to_owned(),
     }
 }
 
-/// webpki's errors, which reach us as their identifiers.
-fn other_reason(name: &str) -> String {
-    let text = match name {
-        "CaUsedAsEndEntity" => "a CA certificate was presented as the server's own certificate",
-        "EndEntityUsedAsCa" => "a leaf certificate was used as an issuer",
-        "NameConstraintViolation" => "the certificate violates its issuer's name constraints",
-        "PathLenConstraintViolated" => "the chain is longer than an issuer allows",
-        "MalformedDnsIdentifier" | "MalformedNameConstraint" => {
-            "the certificate carries a malformed name"
+/// The reason for the variants without context.
+fn simple_reason(err: &CertificateError) -> &'static str {
+    use CertificateError as E;
+    #[allow(deprecated)] // UnsupportedSignatureAlgorithm, still made by older rustls
+    match err {
+        E::Expired => "the certificate has expired",
+        E::NotValidYet => "the certificate is not valid yet",
+        E::UnknownIssuer => {
+            "the certificate was not issued by a trusted root (an unknown or self-signed \
+             issuer, or an intermediate the peer did not send)"
         }
-        "MissingOrMalformedExtensions" | "ExtensionValueInvalid" => {
+        E::BadSignature => "a signature in the certificate chain is invalid",
+        E::BadEncoding => "the certificate is malformed",
+        E::Revoked => "the certificate has been revoked",
+        E::UnhandledCriticalExtension => {
+            "the certificate has a critical extension that cannot be checked"
+        }
+        E::NotValidForName => "the certificate is not valid for the server name",
+        E::InvalidPurpose => {
+            "the certificate is not valid for this use (its extended key usage does not allow it)"
+        }
+        E::UnsupportedSignatureAlgorithm | E::UnsupportedSignatureAlgorithmContext { .. } => {
+            "the certificate is signed with an unsupported algorithm (SHA-1, say)"
+        }
+        E::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+            "a signature in the certificate chain uses an algorithm that does not fit its key"
+        }
+        E::UnknownRevocationStatus => "the certificate's revocation status is unknown",
+        E::ExpiredRevocationList => "the certificate revocation list has expired",
+        E::InvalidOcspResponse => "the OCSP response stapled to the certificate is invalid",
+        E::ApplicationVerificationFailure => "the application's verifier refused the certificate",
+        _ => "the certificate was rejected",
+    }
+}
+
+/// An extended key usage, in words.
+fn purpose(purpose: &rustls::ExtendedKeyPurpose) -> String {
+    use rustls::ExtendedKeyPurpose as P;
+    match purpose {
+        P::ServerAuth => "servers (serverAuth)".to_owned(),
+        P::ClientAuth => "clients (clientAuth)".to_owned(),
+        P::Other(arcs) => {
+            let arcs: Vec<String> = arcs.iter().map(usize::to_string).collect();
+            format!("OID {}", arcs.join("."))
+        }
+    }
+}
+
+/// The webpki errors that rustls passes on as `CertificateError::Other`, in words.
+fn webpki_reason(err: &webpki::Error) -> Option<&'static str> {
+    use webpki::Error as W;
+    Some(match err {
+        W::CaUsedAsEndEntity => "a CA certificate was presented as the server's own certificate",
+        W::EndEntityUsedAsCa => "a leaf certificate was used as an issuer",
+        W::NameConstraintViolation => "the certificate violates its issuer's name constraints",
+        W::PathLenConstraintViolated => "the chain is longer than an issuer allows",
+        W::MalformedDnsIdentifier
+        | W::MalformedNameConstraint
+        | W::InvalidNetworkMaskConstraint => "the certificate carries a malformed name",
+        W::MalformedExtensions | W::ExtensionValueInvalid | W::EmptyEkuExtension => {
             "the certificate has missing or malformed extensions"
         }
-        "UnsupportedCertVersion" => "the certificate has an unsupported version",
-        "RequiredEkuNotFound" => "the certificate's extended key usage does not allow this use",
-        "InvalidCertValidity" => "the certificate's validity dates are inconsistent",
-        "TrailingData(Cert)" | "BadDer" | "BadDerTime" => "the certificate is malformed",
-        _ => return format!("the certificate was rejected ({name})"),
-    };
-    text.to_owned()
+        W::UnsupportedCertVersion => "the certificate has an unsupported version",
+        W::UnsupportedCriticalExtension => {
+            "the certificate has a critical extension that cannot be checked"
+        }
+        W::UnsupportedNameType => "the certificate names its host in a form that cannot be checked",
+        W::InvalidSerialNumber => "the certificate has an invalid serial number",
+        W::CertDistrusted => "the certificate's key is explicitly distrusted",
+        W::SignatureAlgorithmMismatch => {
+            "a certificate's signature algorithm differs from the one it was signed with"
+        }
+        W::MaximumPathDepthExceeded
+        | W::MaximumPathBuildCallsExceeded
+        | W::MaximumSignatureChecksExceeded
+        | W::MaximumNameConstraintComparisonsExceeded => {
+            "the certificate chain is too long or too complex to verify"
+        }
+        #[allow(deprecated)]
+        W::RequiredEkuNotFound | W::RequiredEkuNotFoundContext(_) => {
+            "the certificate's extended key usage does not allow this use"
+        }
+        W::InvalidCertValidity => "the certificate's validity dates are inconsistent",
+        W::TrailingData(_) | W::BadDer | W::BadDerTime => "the certificate is malformed",
+        _ => return None,
+    })
 }
 
 /// `YYYY-MM-DD HH:MM:SS UTC` for a UNIX time (proleptic Gregorian calendar).
@@ -291,6 +383,22 @@ fn utc(time: &UnixTime) -> String {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.inner.message)
+    }
+}
+
+/// An error and its causes on one line, `what failed: why: why that`, as anyhow's `{:#}`
+/// prints them, with control characters escaped: for logs, which get one line.
+pub(crate) struct Chain<'a>(pub(crate) &'a (dyn StdError + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&printable(&self.0.to_string()))?;
+        let mut cause = self.0.source();
+        while let Some(err) = cause {
+            write!(f, ": {}", printable(&err.to_string()))?;
+            cause = err.source();
+        }
+        Ok(())
     }
 }
 
@@ -333,35 +441,5 @@ impl From<io::Error> for Error {
     /// that `?` works on stream I/O inside functions returning [`Result`].
     fn from(err: io::Error) -> Error {
         Error::from_io(err, "i/o error")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rustls::CertificateError as E;
-    use std::time::Duration;
-
-    #[test]
-    fn utc_dates() {
-        let at = |s| utc(&UnixTime::since_unix_epoch(Duration::from_secs(s)));
-        assert_eq!(at(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(at(1_580_515_200), "2020-02-01 00:00:00 UTC");
-        assert_eq!(at(951_782_400), "2000-02-29 00:00:00 UTC");
-        assert_eq!(at(4_102_444_799), "2099-12-31 23:59:59 UTC");
-    }
-
-    #[test]
-    fn reasons_are_words() {
-        assert!(certificate_reason(&E::UnknownIssuer).contains("trusted root"));
-        let expired = E::ExpiredContext {
-            time: UnixTime::since_unix_epoch(Duration::from_secs(1_700_000_000)),
-            not_after: UnixTime::since_unix_epoch(Duration::from_secs(1_580_515_200)),
-        };
-        let text = certificate_reason(&expired);
-        assert!(
-            text.contains("2020-02-01") && text.contains("2023-11-14"),
-            "{text}"
-        );
     }
 }

@@ -223,13 +223,11 @@ pub(crate) enum KeyError {
 }
 
 impl KeyError {
-    pub(crate) fn message(&self) -> String {
+    pub(crate) fn message(&self) -> &'static str {
         match self {
-            KeyError::Unusable(e) => format!("the private key cannot be used: {e}"),
-            KeyError::Mismatch(_) => {
-                "the private key does not match the leaf certificate".to_owned()
-            }
-            KeyError::BadCertificate(e) => format!("the leaf certificate cannot be parsed: {e}"),
+            KeyError::Unusable(_) => "the private key cannot be used",
+            KeyError::Mismatch(_) => "the private key does not match the leaf certificate",
+            KeyError::BadCertificate(_) => "the leaf certificate cannot be parsed",
         }
     }
 }

@@ -18,7 +18,7 @@ use async_net::TcpStream;
 use futures_lite::Stream;
 
 use crate::acceptor::Acceptor;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Chain, Error, ErrorKind, Result};
 use crate::net::{self, Port};
 use crate::stream::TlsStream;
 
@@ -179,13 +179,10 @@ impl Listener {
     ///
     /// [`ErrorKind::Io`] if the system cannot tell.
     pub fn local_addr(&self) -> Result<SocketAddr> {
-        self.tcp.get_ref().local_addr().map_err(|e| {
-            Error::with_source(
-                ErrorKind::Io,
-                format!("cannot read the local address: {e}"),
-                e,
-            )
-        })
+        self.tcp
+            .get_ref()
+            .local_addr()
+            .map_err(|e| Error::with_source(ErrorKind::Io, "cannot read the local address", e))
     }
 
     /// Sets how many handshakes may be in flight at once (default 256, at least 1). When
@@ -250,7 +247,7 @@ impl Listener {
                 finished = true;
                 match result {
                     Ok(stream) => return Poll::Ready(Ok((stream, peer))),
-                    Err(err) => log::info!("tls handshake with {peer} failed: {err}"),
+                    Err(err) => log::info!("tls handshake with {peer} failed: {}", Chain(&err)),
                 }
             }
             // Failed handshakes freed slots that new connections may be waiting for.
@@ -370,7 +367,7 @@ fn evict_oldest(state: &mut State) {
 }
 
 fn accept_error(e: io::Error) -> Error {
-    Error::with_source(ErrorKind::Io, format!("accept failed: {e}"), e)
+    Error::with_source(ErrorKind::Io, "accept failed", e)
 }
 
 impl fmt::Debug for Listener {

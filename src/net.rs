@@ -29,11 +29,7 @@ pub(crate) async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>> {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
     let addrs = async_net::resolve((bare, port)).await.map_err(|e| {
-        Error::with_source(
-            ErrorKind::Resolve,
-            format!("cannot resolve {bare:?}: {e}"),
-            e,
-        )
+        Error::with_source(ErrorKind::Resolve, format!("cannot resolve {bare:?}"), e)
     })?;
     if addrs.is_empty() {
         return Err(Error::new(
@@ -83,7 +79,7 @@ pub(crate) async fn bind(host: &str, port: Port) -> Result<Async<TcpListener>> {
     let (addr, err) = last.expect("at least one address");
     Err(Error::with_source(
         ErrorKind::Io,
-        format!("cannot listen on {addr}: {err}"),
+        format!("cannot listen on {addr}"),
         err,
     ))
 }

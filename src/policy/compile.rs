@@ -87,7 +87,7 @@ fn check_alpn(protocols: &[Vec<u8>]) -> Result<()> {
 }
 
 fn config_error(what: &str, err: rustls::Error) -> Error {
-    Error::with_source(ErrorKind::Config, format!("{what}: {err}"), err)
+    Error::with_source(ErrorKind::Config, what, err)
 }
 
 /// The client configuration of `policy`.
@@ -146,7 +146,7 @@ fn server_verifier(
                 .map_err(|e| {
                     Error::with_source(
                         ErrorKind::Config,
-                        format!("cannot build the certificate verifier: {e}"),
+                        "cannot build the certificate verifier",
                         e,
                     )
                 })?
@@ -172,11 +172,9 @@ fn system_verifier(
     .map_err(|e| {
         Error::with_source(
             ErrorKind::Config,
-            format!(
-                "the system certificate store cannot be used ({e}): install the \
-                 distribution's ca-certificates package, set SSL_CERT_FILE, or use \
-                 CaBundle::File or CaBundle::Bundled"
-            ),
+            "the system certificate store cannot be used: install the distribution's \
+             ca-certificates package, set SSL_CERT_FILE, or use CaBundle::File or \
+             CaBundle::Bundled",
             e,
         )
     })
@@ -238,7 +236,7 @@ pub(crate) fn server_config(policy: &Policy) -> Result<ServerConfig> {
             let verifier = verifier.build().map_err(|e| {
                 Error::with_source(
                     ErrorKind::Config,
-                    format!("cannot build the client certificate verifier: {e}"),
+                    "cannot build the client certificate verifier",
                     e,
                 )
             })?;
