@@ -56,9 +56,10 @@ pub(crate) async fn connect_tcp(
     happy_eyeballs::connect_within(host, number, resolve(host, number), limit).await
 }
 
-/// A listening socket on `host:port`: on every address (IPv6 and IPv4, as far as the
-/// system allows) when `host` is empty, else on the first address of `host` that can be
-/// bound. A service name is looked up off the executor thread (see [`port_number`]).
+/// A listening socket on `host:port`: on the first address of `host` that can be bound,
+/// or, when `host` is empty, on every address (`[::]`, which takes IPv4 too on dual-stack
+/// systems, else `0.0.0.0`). A service name is looked up off the executor thread (see
+/// [`port_number`]).
 pub(crate) async fn bind(host: &str, port: Port) -> Result<Async<TcpListener>> {
     let port = port_number(&port).await?;
     let addrs = if bare_host(host).is_empty() {

@@ -12,11 +12,12 @@ use rustls::server::{NoServerSessionStorage, ServerSessionMemoryCache, WebPkiCli
 use rustls::sign::SingleCertAndKey;
 use rustls::{ClientConfig, KeyLogFile, ServerConfig, SupportedProtocolVersion};
 
-use super::verify::{AcceptAnyCertificate, IgnoreHostname};
 use crate::backend::{Backend, default_backend};
 use crate::error::{Error, ErrorKind, Result};
-use crate::policy::{ClientAuth, Policy, Version};
 use crate::trust::{self, CaBundle};
+
+use super::verify::{AcceptAnyCertificate, IgnoreHostname};
+use super::{ClientAuth, Policy, Version};
 
 impl Policy {
     /// The backend this policy will use.
