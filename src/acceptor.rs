@@ -6,12 +6,8 @@ use std::sync::Arc;
 use futures_io::{AsyncRead, AsyncWrite};
 use rustls::{Connection, ServerConfig, ServerConnection};
 
-use crate::config;
 use crate::error::{Error, Result};
-use crate::handshake::handshake;
-use crate::listener::Listener;
-use crate::net::{self, Port};
-use crate::policy::Policy;
+use crate::policy::{Policy, server_config};
 use crate::stream::TlsStream;
 
 /// Accepts TLS connections as a server, with the settings of one [`Policy`].
@@ -48,7 +44,7 @@ impl Acceptor {
     ///
     /// This may block reading files: call it once, not per connection.
     pub fn new(policy: Policy) -> Result<Acceptor> {
-        let config = config::server_config(&policy)?;
+        let config = server_config(&policy)?;
         Ok(Acceptor {
             inner: Arc::new(Inner {
                 config: Arc::new(config),
@@ -78,27 +74,7 @@ impl Acceptor {
     {
         let conn = ServerConnection::new(self.inner.config.clone()).map_err(Error::from_rustls)?;
         let stream = TlsStream::new(io, Connection::Server(conn), self.inner.policy.eof, None);
-        handshake(stream, self.inner.policy.handshake_timeout).await
-    }
-
-    /// Listens for TCP connections on `host:port` and serves TLS on them.
-    ///
-    /// `""` binds all addresses; port 0 picks a free port (see
-    /// [`Listener::local_addr`]).
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) for a bad host or
-    /// port, [`ErrorKind::Resolve`](crate::ErrorKind::Resolve),
-    /// [`ErrorKind::Io`](crate::ErrorKind::Io) when the address cannot be bound.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: nothing is bound until the future completes.
-    pub async fn bind(&self, host: &str, port: impl Into<Port>) -> Result<Listener> {
-        // A service name is looked up here, off the executor thread (see port_number).
-        let port = net::port_number(&port.into()).await?;
-        Listener::bind(self.clone(), host, Port::from(port)).await
+        stream.handshake(self.inner.policy.handshake_timeout).await
     }
 
     /// The policy this acceptor was built from.

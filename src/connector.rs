@@ -8,12 +8,20 @@ use futures_io::{AsyncRead, AsyncWrite};
 use rustls::pki_types::{DnsName, ServerName};
 use rustls::{ClientConfig, ClientConnection, Connection};
 
-use crate::config;
 use crate::error::{Error, ErrorKind, Result};
-use crate::handshake::handshake;
 use crate::net::{self, Port};
-use crate::policy::{Policy, Proto};
+use crate::policy::{Policy, client_config};
 use crate::stream::TlsStream;
+
+/// A transport protocol for [`Connector::connect_proto`].
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proto {
+    /// TLS over TCP.
+    Tcp,
+    /// DTLS over UDP: refused, rustls has no DTLS.
+    Udp,
+}
 
 /// Opens TLS connections as a client, with the settings of one [`Policy`].
 ///
@@ -93,7 +101,7 @@ impl Connector {
         if let Some(name) = &policy.server_name {
             server_name(name)?;
         }
-        let config = config::client_config(&policy)?;
+        let config = client_config(&policy)?;
         Ok(Connector {
             inner: Arc::new(Inner {
                 config: Arc::new(config),
@@ -206,7 +214,7 @@ impl Connector {
         let conn =
             ClientConnection::new(self.inner.config.clone(), name).map_err(Error::from_rustls)?;
         let stream = TlsStream::new(io, Connection::Client(conn), policy.eof, sni);
-        handshake(stream, policy.handshake_timeout).await
+        stream.handshake(policy.handshake_timeout).await
     }
 }
 

@@ -169,7 +169,8 @@ impl Identity {
         Identity::checked(chain, key, &format!("{chain_origin} and {key_origin}"))
     }
 
-    fn checked(
+    /// An identity of `chain` and `key`, checked to match; errors name `origin`.
+    pub(crate) fn checked(
         chain: Vec<CertificateDer<'static>>,
         key: PrivateKeyDer<'static>,
         origin: &str,
@@ -222,13 +223,11 @@ pub(crate) enum KeyError {
 }
 
 impl KeyError {
-    pub(crate) fn message(&self) -> String {
+    pub(crate) fn message(&self) -> &'static str {
         match self {
-            KeyError::Unusable(e) => format!("the private key cannot be used: {e}"),
-            KeyError::Mismatch(_) => {
-                "the private key does not match the leaf certificate".to_owned()
-            }
-            KeyError::BadCertificate(e) => format!("the leaf certificate cannot be parsed: {e}"),
+            KeyError::Unusable(_) => "the private key cannot be used",
+            KeyError::Mismatch(_) => "the private key does not match the leaf certificate",
+            KeyError::BadCertificate(_) => "the leaf certificate cannot be parsed",
         }
     }
 }
@@ -330,7 +329,7 @@ mod tests {
 
         let path = std::env::temp_dir().join(format!("tlsport-zeroize-{}.pem", std::process::id()));
         std::fs::write(&path, &key_pem).unwrap();
-        let buffer: crate::Result<Zeroizing<Vec<u8>>> = load::read_file(&path);
+        let buffer: crate::error::Result<Zeroizing<Vec<u8>>> = load::read_file(&path);
         std::fs::remove_file(&path).unwrap();
         assert_eq!(&buffer.unwrap()[..], key_pem.as_bytes());
     }

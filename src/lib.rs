@@ -147,42 +147,39 @@
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+// Each public concept is in the file named after it; the private machinery that serves
+// one concept is in the folder of that name (policy/, listener/, net/, stream/).
+// deadline.rs serves both connects (net) and handshakes (stream), so it sits at the top.
 mod acceptor;
 mod backend;
-mod config;
 mod connector;
+mod deadline;
 mod duplex;
 mod error;
-mod handshake;
 mod identity;
-mod inflight;
-mod io;
 mod listener;
 mod load;
 mod net;
 mod policy;
-mod readahead;
-mod reason;
-mod session;
 mod split;
 mod stream;
-mod timeout;
 mod trust;
-mod verify;
 
 // ---- public interface ----
+//
+// Every public item, re-exported flat from the private module that defines it: these
+// paths (`tlsport::Policy`, `tlsport::TcpStream`, ...) are the API, the modules are not.
 pub use crate::acceptor::Acceptor;
 pub use crate::backend::{Backend, default_backend, set_default_backend};
-pub use crate::connector::Connector;
+pub use crate::connector::{Connector, Proto};
 pub use crate::duplex::{DuplexStream, duplex};
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::identity::{Identity, ObjectKind};
 pub use crate::listener::{Incoming, Listener};
 pub use crate::net::Port;
-pub use crate::policy::{ClientAuth, EofPolicy, Policy, Proto, Version};
-pub use crate::session::SessionInfo;
+pub use crate::policy::{ClientAuth, EofPolicy, Policy, Version};
 pub use crate::split::{ReadHalf, ReuniteError, WriteHalf};
-pub use crate::stream::TlsStream;
+pub use crate::stream::{SessionInfo, TlsStream};
 pub use crate::trust::{CaBundle, system_ca_available};
 
 /// The TCP stream [`Connector::connect`] and [`Listener`] hand out (async-net's, which

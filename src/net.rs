@@ -1,218 +1,19 @@
-//! TCP: [`Port`], service names, resolution and connecting.
+//! TCP: resolving names, connecting (Happy Eyeballs, under the connect deadline) and
+//! binding listeners.
 
-use std::collections::{HashMap, VecDeque};
-use std::fmt;
-use std::future::Future;
-use std::io;
-use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
-use std::sync::{Mutex, OnceLock};
-use std::task::Poll;
+mod happy_eyeballs;
+mod port;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::time::Duration;
 
-use async_io::Timer;
+use async_io::Async;
 use async_net::TcpStream;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::timeout::deadline;
 
-/// A TCP port: a number, or a service name such as `"https"` (Gauche's `port`
-/// argument).
-///
-/// Names are looked up in `/etc/services` where it exists, then in a built-in table of
-/// the common TLS services. A bad port is reported by the call it is given to, as
-/// [`ErrorKind::InvalidInput`], before any lookup.
-///
-/// ```
-/// use tlsport::Port;
-/// let a: Port = 443.into();
-/// let b: Port = "https".into();
-/// let c: Port = "8443".into();
-/// # let _ = (a, b, c);
-/// ```
-#[derive(Clone, PartialEq, Eq)]
-pub struct Port {
-    spec: Spec,
-}
-
-#[derive(Clone, PartialEq, Eq)]
-enum Spec {
-    Number(u16),
-    Name(String),
-}
-
-impl From<u16> for Port {
-    fn from(port: u16) -> Port {
-        Port {
-            spec: Spec::Number(port),
-        }
-    }
-}
-
-impl From<&str> for Port {
-    fn from(port: &str) -> Port {
-        Port {
-            spec: Spec::Name(port.trim().to_owned()),
-        }
-    }
-}
-
-impl From<String> for Port {
-    fn from(port: String) -> Port {
-        Port::from(port.as_str())
-    }
-}
-
-impl fmt::Debug for Port {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.spec {
-            Spec::Number(n) => write!(f, "Port({n})"),
-            Spec::Name(name) => write!(f, "Port({name:?})"),
-        }
-    }
-}
-
-impl fmt::Display for Port {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.spec {
-            Spec::Number(n) => write!(f, "{n}"),
-            Spec::Name(name) => f.write_str(name),
-        }
-    }
-}
-
-/// Common services, for systems without `/etc/services`.
-const BUILTIN: &[(&str, u16)] = &[
-    ("http", 80),
-    ("https", 443),
-    ("smtp", 25),
-    ("submission", 587),
-    ("submissions", 465),
-    ("smtps", 465),
-    ("imap", 143),
-    ("imaps", 993),
-    ("pop3", 110),
-    ("pop3s", 995),
-    ("ldap", 389),
-    ("ldaps", 636),
-    ("ftp", 21),
-    ("ftps", 990),
-    ("ftps-data", 989),
-    ("telnets", 992),
-    ("ircs-u", 6697),
-    ("xmpp-client", 5222),
-    ("xmpp-server", 5269),
-    ("mqtt", 1883),
-    ("secure-mqtt", 8883),
-    ("postgresql", 5432),
-    ("mysql", 3306),
-    ("domain-s", 853),
-    ("nntps", 563),
-    ("sieve", 4190),
-    ("amqps", 5671),
-    ("https-alt", 8443),
-];
-
-impl Port {
-    /// The port number, looking a service name up.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::InvalidInput`] for a number out of range (above 65535) or an unknown
-    /// service name.
-    ///
-    /// ```
-    /// assert_eq!(tlsport::Port::from("imaps").number()?, 993);
-    /// # Ok::<(), tlsport::Error>(())
-    /// ```
-    ///
-    /// # Caveats
-    ///
-    /// The first service name looked up in the process reads `/etc/services`, a blocking
-    /// file read. [`Connector::connect`](crate::Connector::connect) and
-    /// [`Acceptor::bind`](crate::Acceptor::bind) do that read on a blocking thread pool;
-    /// call this from async code only once the table is loaded, or from a blocking thread.
-    pub fn number(&self) -> Result<u16> {
-        let name = match &self.spec {
-            Spec::Number(n) => return Ok(*n),
-            Spec::Name(name) => name,
-        };
-        if name.bytes().all(|b| b.is_ascii_digit()) && !name.is_empty() {
-            return name.parse().map_err(|_| {
-                Error::new(
-                    ErrorKind::InvalidInput,
-                    format!("port {name:?} is out of range (0 to 65535)"),
-                )
-            });
-        }
-        let lower = name.to_ascii_lowercase();
-        system_services()
-            .get(&lower)
-            .copied()
-            .or_else(|| BUILTIN.iter().find(|(n, _)| *n == lower).map(|(_, p)| *p))
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::InvalidInput,
-                    format!("unknown service name {name:?}: give a port number"),
-                )
-            })
-    }
-
-    /// Whether the number must be looked up by name.
-    fn needs_services(&self) -> bool {
-        match &self.spec {
-            Spec::Number(_) => false,
-            Spec::Name(name) => name.is_empty() || !name.bytes().all(|b| b.is_ascii_digit()),
-        }
-    }
-}
-
-/// The port number of `port`, for the async paths (`connect`, `bind`): the first
-/// service name to need `/etc/services` has it read on the blocking thread pool, not in
-/// the caller's poll. [`Port::number`] reads it in place, once.
-pub(crate) async fn port_number(port: &Port) -> Result<u16> {
-    if port.needs_services() && SERVICES.get().is_none() {
-        blocking::unblock(|| {
-            system_services();
-        })
-        .await;
-    }
-    port.number()
-}
-
-/// TCP services of `/etc/services`, once read.
-static SERVICES: OnceLock<HashMap<String, u16>> = OnceLock::new();
-
-/// The thread that read `/etc/services`, for the tests.
-#[cfg(test)]
-static SERVICES_READ_ON: OnceLock<std::thread::ThreadId> = OnceLock::new();
-
-/// TCP services of `/etc/services`, read on first use (this blocks: see [`port_number`]).
-fn system_services() -> &'static HashMap<String, u16> {
-    SERVICES.get_or_init(|| {
-        #[cfg(test)]
-        let _ = SERVICES_READ_ON.set(std::thread::current().id());
-        let text = std::fs::read_to_string("/etc/services").unwrap_or_default();
-        let mut map = HashMap::new();
-        for line in text.lines() {
-            let line = line.split('#').next().unwrap_or("");
-            let mut words = line.split_whitespace();
-            let (Some(name), Some(port_proto)) = (words.next(), words.next()) else {
-                continue;
-            };
-            let Some((port, "tcp")) = port_proto.split_once('/') else {
-                continue;
-            };
-            let Ok(port) = port.parse::<u16>() else {
-                continue;
-            };
-            for alias in std::iter::once(name).chain(words) {
-                map.entry(alias.to_ascii_lowercase()).or_insert(port);
-            }
-        }
-        map
-    })
-}
+pub use self::port::Port;
+pub(crate) use self::port::port_number;
 
 /// `host` without the brackets of an IPv6 literal.
 pub(crate) fn bare_host(host: &str) -> &str {
@@ -228,11 +29,7 @@ pub(crate) async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>> {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
     let addrs = async_net::resolve((bare, port)).await.map_err(|e| {
-        Error::with_source(
-            ErrorKind::Resolve,
-            format!("cannot resolve {bare:?}: {e}"),
-            e,
-        )
+        Error::with_source(ErrorKind::Resolve, format!("cannot resolve {bare:?}"), e)
     })?;
     if addrs.is_empty() {
         return Err(Error::new(
@@ -243,16 +40,10 @@ pub(crate) async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>> {
     Ok(addrs)
 }
 
-/// How long Happy Eyeballs waits for an attempt before starting the next (RFC 8305's
-/// recommended "Connection Attempt Delay").
-const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
-
-type Attempt = Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>;
-
 /// Connects to `host:port` within `limit`, racing addresses by Happy Eyeballs.
 pub(crate) async fn connect_tcp(
     host: &str,
-    port: crate::Port,
+    port: Port,
     limit: Option<Duration>,
 ) -> Result<TcpStream> {
     let number = port_number(&port).await?;
@@ -262,398 +53,34 @@ pub(crate) async fn connect_tcp(
             "the host name is empty",
         ));
     }
-    connect_within(host, number, resolve(host, number), limit).await
+    happy_eyeballs::connect_within(host, number, resolve(host, number), limit).await
 }
 
-/// Connects to one of the addresses `addrs` gives (those of `host` port `number`) by
-/// Happy Eyeballs, within `limit`. When none accepts, or the deadline passes, the
-/// error's source names every address tried and why it failed.
-async fn connect_within(
-    host: &str,
-    number: u16,
-    addrs: impl Future<Output = Result<Vec<SocketAddr>>>,
-    limit: Option<Duration>,
-) -> Result<TcpStream> {
-    let tried = Mutex::new(Tried::default());
-    let work = async {
-        let addrs = interleave(addrs.await?);
-        happy_eyeballs(addrs, &tried).await.map_err(|failed| {
-            Error::with_source(
-                ErrorKind::Connect,
-                format!(
-                    "cannot connect to {host} port {number} ({})",
-                    failed.count()
-                ),
-                failed,
-            )
-        })
-    };
-    deadline(limit, work, |limit| {
-        let message = format!("connecting to {host} port {number} did not finish within {limit:?}");
-        let failed = lock(&tried).take();
-        if failed.0.is_empty() {
-            return Error::new(ErrorKind::TimedOut, message);
-        }
-        Error::with_source(
-            ErrorKind::TimedOut,
-            format!("{message} ({})", failed.count()),
-            failed,
-        )
-    })
-    .await
-}
-
-/// The addresses Happy Eyeballs has started, in order, and the errors of those that
-/// failed (by their place in that order).
-#[derive(Default)]
-struct Tried {
-    started: Vec<SocketAddr>,
-    errors: Vec<(usize, io::Error)>,
-}
-
-impl Tried {
-    /// Every address started, with its error, or "no answer" for those still pending.
-    fn take(&mut self) -> Failed {
-        let mut errors: Vec<Option<io::Error>> = self.started.iter().map(|_| None).collect();
-        for (order, err) in self.errors.drain(..) {
-            errors[order] = Some(err);
-        }
-        let addrs = std::mem::take(&mut self.started);
-        Failed(
-            addrs
-                .into_iter()
-                .zip(errors)
-                .map(|(addr, err)| {
-                    let err = err.unwrap_or_else(|| {
-                        io::Error::new(io::ErrorKind::TimedOut, "no answer before the deadline")
-                    });
-                    (addr, err)
-                })
-                .collect(),
-        )
-    }
-}
-
-fn lock(tried: &Mutex<Tried>) -> std::sync::MutexGuard<'_, Tried> {
-    tried
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Every address Happy Eyeballs tried, in the order tried, and why each failed: the
-/// source of an [`ErrorKind::Connect`] or [`ErrorKind::TimedOut`] error (which itself
-/// says only what failed).
-#[derive(Debug)]
-struct Failed(Vec<(SocketAddr, io::Error)>);
-
-impl Failed {
-    /// "1 address tried", "2 addresses tried".
-    fn count(&self) -> String {
-        match self.0.len() {
-            1 => "1 address tried".to_owned(),
-            n => format!("{n} addresses tried"),
-        }
-    }
-}
-
-impl fmt::Display for Failed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_empty() {
-            return f.write_str("no address to connect to");
-        }
-        for (i, (addr, err)) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("; ")?;
-            }
-            write!(f, "{addr}: {err}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for Failed {}
-
-/// Orders addresses for Happy Eyeballs: the resolver's first choice first, then the
-/// two families alternating.
-fn interleave(addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
-    let first_is_v6 = addrs.first().is_some_and(SocketAddr::is_ipv6);
-    let (mut first, mut other): (VecDeque<_>, VecDeque<_>) =
-        addrs.into_iter().partition(|a| a.is_ipv6() == first_is_v6);
-    let mut out = Vec::with_capacity(first.len() + other.len());
-    while !first.is_empty() || !other.is_empty() {
-        out.extend(first.pop_front());
-        out.extend(other.pop_front());
-    }
-    out
-}
-
-/// RFC 8305 connection racing, without spawning: an attempt starts every
-/// [`ATTEMPT_DELAY`] (or at once when one fails) while earlier ones carry on; the first
-/// to connect wins and the rest are dropped. Each address started and each failure is
-/// recorded in `tried` as it happens (for a deadline's error); when all fail, the error
-/// reports each address with its error, in the order tried.
-async fn happy_eyeballs(addrs: Vec<SocketAddr>, tried: &Mutex<Tried>) -> Result<TcpStream, Failed> {
-    let mut queue = addrs.into_iter();
-    // Each attempt with its place in the order tried.
-    let mut attempts: Vec<(usize, Attempt)> = Vec::new();
-    let mut next_start: Option<Timer> = None;
-    let mut start_now = true;
-    futures_lite::future::poll_fn(move |cx| {
-        loop {
-            if !start_now {
-                if let Some(timer) = next_start.as_mut() {
-                    start_now = Pin::new(timer).poll(cx).is_ready();
-                }
-            }
-            let started = start_now;
-            if std::mem::take(&mut start_now) {
-                next_start = None;
-                if let Some(addr) = queue.next() {
-                    let mut tried = lock(tried);
-                    attempts.push((tried.started.len(), Box::pin(TcpStream::connect(addr))));
-                    tried.started.push(addr);
-                    next_start = Some(Timer::after(ATTEMPT_DELAY));
-                }
-            }
-            let mut i = 0;
-            while i < attempts.len() {
-                match attempts[i].1.as_mut().poll(cx) {
-                    Poll::Ready(Ok(stream)) => return Poll::Ready(Ok(stream)),
-                    Poll::Ready(Err(e)) => {
-                        let (order, _) = attempts.swap_remove(i);
-                        lock(tried).errors.push((order, e));
-                        start_now = true;
-                    }
-                    Poll::Pending => i += 1,
-                }
-            }
-            if attempts.is_empty() && queue.len() == 0 {
-                return Poll::Ready(Err(lock(tried).take()));
-            }
-            // Go round again after a failure (start the next attempt now) or after
-            // starting one (to register the new timer and attempt with the waker).
-            if !start_now && !started {
-                return Poll::Pending;
-            }
-        }
-    })
-    .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::net::TcpListener;
-    use std::time::Instant;
-
-    #[test]
-    fn interleave_alternates_families_starting_with_the_first() {
-        let a: Vec<SocketAddr> = [
-            "[::1]:1",
-            "[::2]:1",
-            "[::3]:1",
-            "127.0.0.1:1",
-            "127.0.0.2:1",
+/// A listening socket on `host:port`: on the first address of `host` that can be bound,
+/// or, when `host` is empty, on every address (`[::]`, which takes IPv4 too on dual-stack
+/// systems, else `0.0.0.0`). A service name is looked up off the executor thread (see
+/// [`port_number`]).
+pub(crate) async fn bind(host: &str, port: Port) -> Result<Async<TcpListener>> {
+    let port = port_number(&port).await?;
+    let addrs = if bare_host(host).is_empty() {
+        vec![
+            SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)),
+            SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)),
         ]
-        .iter()
-        .map(|s| s.parse().unwrap())
-        .collect();
-        let got: Vec<String> = interleave(a).iter().map(ToString::to_string).collect();
-        assert_eq!(
-            got,
-            [
-                "[::1]:1",
-                "127.0.0.1:1",
-                "[::2]:1",
-                "127.0.0.2:1",
-                "[::3]:1"
-            ]
-        );
-    }
-
-    fn race(addrs: Vec<SocketAddr>) -> Result<TcpStream, Failed> {
-        futures_lite::future::block_on(happy_eyeballs(addrs, &Mutex::default()))
-    }
-
-    /// A listener whose accept queue is full: connections to it hang (the kernel drops
-    /// their SYNs) until the queue drains.
-    fn black_hole() -> (TcpListener, Vec<std::net::TcpStream>, SocketAddr) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let mut fillers = Vec::new();
-        // The queue holds backlog + 1 (std binds with 128); fill it and then some.
-        while fillers.len() < 200 {
-            match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
-                Ok(s) => fillers.push(s),
-                Err(_) => break,
-            }
-        }
-        (listener, fillers, addr)
-    }
-
-    #[test]
-    fn a_hanging_first_address_does_not_delay_past_the_attempt_delay() {
-        let (_hole, _fillers, hanging) = black_hole();
-        let good = TcpListener::bind("127.0.0.1:0").unwrap();
-        let good_addr = good.local_addr().unwrap();
-        let started = Instant::now();
-        let stream = race(vec![hanging, good_addr]).expect("the second address connects");
-        let took = started.elapsed();
-        assert_eq!(stream.peer_addr().unwrap(), good_addr);
-        assert!(took >= ATTEMPT_DELAY, "the second attempt waited {took:?}");
-        assert!(took < Duration::from_secs(3), "took {took:?}");
-    }
-
-    #[test]
-    fn a_refused_first_address_starts_the_next_at_once() {
-        let closed = TcpListener::bind("127.0.0.1:0").unwrap();
-        let refused = closed.local_addr().unwrap();
-        drop(closed);
-        let good = TcpListener::bind("127.0.0.1:0").unwrap();
-        let started = Instant::now();
-        let stream = race(vec![refused, good.local_addr().unwrap()]).unwrap();
-        assert_eq!(stream.peer_addr().unwrap(), good.local_addr().unwrap());
-        assert!(started.elapsed() < ATTEMPT_DELAY, "{:?}", started.elapsed());
-    }
-
-    /// Two loopback addresses where nothing listens.
-    fn two_refused() -> [SocketAddr; 2] {
-        let closed = [
-            TcpListener::bind("127.0.0.1:0").unwrap(),
-            TcpListener::bind("127.0.0.1:0").unwrap(),
-        ];
-        closed.map(|l| l.local_addr().unwrap())
-    }
-
-    #[test]
-    fn all_refused_reports_every_address_in_order() {
-        let [a, b] = two_refused();
-        let failed = race(vec![a, b]).unwrap_err();
-        let addrs: Vec<SocketAddr> = failed.0.iter().map(|(addr, _)| *addr).collect();
-        assert_eq!(addrs, [a, b]);
-        for (_, err) in &failed.0 {
-            assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused, "{err}");
+    } else {
+        resolve(host, port).await?
+    };
+    let mut last = None;
+    for addr in addrs {
+        match Async::<TcpListener>::bind(addr) {
+            Ok(tcp) => return Ok(tcp),
+            Err(e) => last = Some((addr, e)),
         }
     }
-
-    #[test]
-    fn connect_error_names_every_address_once_in_its_source() {
-        let [a, b] = two_refused();
-        let addrs = async { Ok(vec![a, b]) };
-        let err = futures_lite::future::block_on(connect_within("example.test", 443, addrs, None))
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Connect);
-        assert_eq!(
-            err.to_string(),
-            "cannot connect to example.test port 443 (2 addresses tried)"
-        );
-        let source = std::error::Error::source(&err).expect("the causes are the source");
-        let causes = source.to_string();
-        let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
-        let refused = std::net::TcpStream::connect(a).err().unwrap_or(refused);
-        for addr in [a, b] {
-            let line = format!("{addr}: {refused}");
-            assert_eq!(causes.matches(&line[..]).count(), 1, "{causes}");
-        }
-        assert!(std::error::Error::source(source).is_none());
-    }
-
-    #[test]
-    fn a_deadline_error_names_the_failed_and_the_unanswered_addresses() {
-        let (_hole, _fillers, hanging) = black_hole();
-        let [refused, _] = two_refused();
-        let addrs = async { Ok(vec![hanging, refused]) };
-        let limit = ATTEMPT_DELAY * 3;
-        let err =
-            futures_lite::future::block_on(connect_within("example.test", 443, addrs, Some(limit)))
-                .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
-        assert_eq!(
-            err.to_string(),
-            format!(
-                "connecting to example.test port 443 did not finish within {limit:?} \
-                 (2 addresses tried)"
-            )
-        );
-        let causes = std::error::Error::source(&err).unwrap().to_string();
-        let refusal = std::net::TcpStream::connect(refused).unwrap_err();
-        assert_eq!(
-            causes,
-            format!("{hanging}: no answer before the deadline; {refused}: {refusal}")
-        );
-    }
-
-    /// Runs unit test `name` alone in a child process, for the process-wide services
-    /// table, and asserts it passed. True in the child, where the test does its work.
-    fn in_child(name: &str) -> bool {
-        const CHILD: &str = "TLSPORT_NET_TEST_CHILD";
-        if std::env::var_os(CHILD).is_some() {
-            return true;
-        }
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([name, "--exact", "--nocapture", "--test-threads=1"])
-            .env(CHILD, "1")
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success() && stdout.contains("1 passed"),
-            "child run of {name} failed:\n{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        false
-    }
-
-    /// Asserts that `/etc/services` has been read, and not on this thread.
-    fn assert_services_read_elsewhere() {
-        let read_on = SERVICES_READ_ON.get().expect("the services table was read");
-        assert_ne!(
-            *read_on,
-            std::thread::current().id(),
-            "/etc/services was read inside the poll, on the executor's thread"
-        );
-    }
-
-    #[test]
-    fn connect_reads_the_services_table_off_the_executor() {
-        if !in_child("net::tests::connect_reads_the_services_table_off_the_executor") {
-            return;
-        }
-        assert!(SERVICES.get().is_none(), "the child starts with no table");
-        // The host is empty: the port is looked up, then the host refused.
-        let err =
-            futures_lite::future::block_on(connect_tcp("", Port::from("https"), None)).unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
-        assert_services_read_elsewhere();
-    }
-
-    #[test]
-    fn bind_reads_the_services_table_off_the_executor() {
-        if !in_child("net::tests::bind_reads_the_services_table_off_the_executor") {
-            return;
-        }
-        assert!(SERVICES.get().is_none(), "the child starts with no table");
-        let cert = rcgen::generate_simple_self_signed(["localhost".to_owned()]).unwrap();
-        let identity = crate::Identity::from_pem(
-            cert.cert.pem().as_bytes(),
-            cert.signing_key.serialize_pem().as_bytes(),
-        )
-        .unwrap();
-        let acceptor = crate::Acceptor::new(crate::Policy::new().identity(identity)).unwrap();
-        // Whether port 8443 is free does not matter here.
-        let _ = futures_lite::future::block_on(acceptor.bind("127.0.0.1", "https-alt"));
-        assert_services_read_elsewhere();
-    }
-
-    #[test]
-    fn service_names_and_numbers() {
-        assert_eq!(Port::from("https").number().unwrap(), 443);
-        assert_eq!(Port::from("HTTP").number().unwrap(), 80);
-        assert_eq!(Port::from(" 8443 ").number().unwrap(), 8443);
-        assert_eq!(Port::from(22u16).number().unwrap(), 22);
-        for bad in ["70000", "no-such-service", "", "-1", "12ab"] {
-            let err = Port::from(bad).number().unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{bad:?}: {err}");
-        }
-    }
+    let (addr, err) = last.expect("at least one address");
+    Err(Error::with_source(
+        ErrorKind::Io,
+        format!("cannot listen on {addr}"),
+        err,
+    ))
 }

@@ -1,67 +1,31 @@
 //! [`Policy`]: who I am, whom I trust, what I speak, how strict I am.
+//!
+//! `policy/` holds the enum options (`options`, re-exported here), compiles a policy into
+//! rustls configurations (`compile`, with the danger verifiers in `verify`) and keeps the
+//! half identity that `load_object` builds (`pieces`).
+
+mod compile;
+mod options;
+mod pieces;
+mod verify;
 
 use std::fmt;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::CertificateDer;
 
-use crate::backend::{Backend, default_backend};
-use crate::error::{Error, ErrorKind, Result};
-use crate::identity::{Identity, ObjectKind, decrypt_key};
-use crate::load;
+use crate::backend::Backend;
+#[cfg(doc)]
+use crate::error::ErrorKind; // named in the docs
+use crate::error::Result;
+use crate::identity::{Identity, ObjectKind};
 use crate::trust::{self, CaBundle};
 
-/// A TLS protocol version.
-#[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Version {
-    /// TLS 1.2 (feature `tls12`, on by default).
-    Tls12,
-    /// TLS 1.3.
-    Tls13,
-}
+use self::pieces::LoadedPieces;
 
-/// Whether a server asks clients for a certificate (Gauche's `client-verify`).
-#[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum ClientAuth {
-    /// Do not ask for one.
-    #[default]
-    None,
-    /// Ask; verify one if offered, against the
-    /// [`client_auth_roots`](Policy::client_auth_roots); accept clients without one.
-    Optional,
-    /// Ask, and refuse clients without a certificate that verifies against the
-    /// [`client_auth_roots`](Policy::client_auth_roots).
-    Required,
-}
-
-/// What a read does when the transport ends without a TLS `close_notify` alert.
-#[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum EofPolicy {
-    /// Truncation is an error: every read after the buffered data fails with
-    /// [`std::io::ErrorKind::UnexpectedEof`]. An attacker who cuts the connection cannot
-    /// make a truncated message look complete.
-    #[default]
-    Strict,
-    /// Treat an EOF without `close_notify` as a clean end of stream (Python's
-    /// `suppress_ragged_eofs`), for peers that never send `close_notify` and protocols
-    /// that frame their own messages.
-    AllowRagged,
-}
-
-/// A transport protocol for [`Connector::connect_proto`](crate::Connector::connect_proto).
-#[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Proto {
-    /// TLS over TCP.
-    Tcp,
-    /// DTLS over UDP: refused, rustls has no DTLS.
-    Udp,
-}
+pub(crate) use self::compile::{client_config, server_config};
+pub use self::options::{ClientAuth, EofPolicy, Version};
 
 /// Everything a [`Connector`](crate::Connector) or an [`Acceptor`](crate::Acceptor) needs
 /// to know: who I am, whom I trust, what I speak, how strict I am.
@@ -91,8 +55,7 @@ pub struct Policy {
     pub(crate) extra_roots: Vec<CertificateDer<'static>>,
     pub(crate) identity: Option<Identity>,
     /// Pieces of an identity loaded separately by `load_object`, joined when complete.
-    loaded_chain: Vec<CertificateDer<'static>>,
-    loaded_key: Option<Arc<zeroize::Zeroizing<PrivateKeyDer<'static>>>>,
+    loaded: LoadedPieces,
     pub(crate) server_name: Option<String>,
     pub(crate) sni: bool,
     pub(crate) alpn: Vec<Vec<u8>>,
@@ -117,8 +80,7 @@ impl Default for Policy {
             ca_bundle: CaBundle::default(),
             extra_roots: Vec::new(),
             identity: None,
-            loaded_chain: Vec::new(),
-            loaded_key: None,
+            loaded: LoadedPieces::default(),
             server_name: None,
             sni: true,
             alpn: Vec::new(),
@@ -140,7 +102,7 @@ impl Default for Policy {
 impl Policy {
     /// The default policy: [`CaBundle::default()`], no identity, TLS 1.2 and 1.3, SNI on,
     /// 256 cached sessions, full verification, 10 s connect and handshake timeouts,
-    /// [`EofPolicy::Strict`], the [`default_backend`].
+    /// [`EofPolicy::Strict`], the [`default_backend`](crate::backend::default_backend).
     pub fn new() -> Policy {
         Policy::default()
     }
@@ -230,23 +192,10 @@ impl Policy {
                 let identity = Identity::from_pkcs12_file(path, password.unwrap_or(""))?;
                 return Ok(self.identity(identity));
             }
-            ObjectKind::X509Cert => {
-                let certs = load::certificates(&load::read_file(path)?, &origin)?;
-                self.loaded_chain.extend(certs);
-            }
-            _ => {
-                let bytes = load::read_file(path)?;
-                let key = match (load::private_key(&bytes, &origin), password) {
-                    (Ok(key), _) => key,
-                    (Err(_), Some(password)) => decrypt_key(&bytes, password, &origin)?,
-                    (Err(e), None) => return Err(e),
-                };
-                self.loaded_key = Some(Arc::new(zeroize::Zeroizing::new(key)));
-            }
+            ObjectKind::X509Cert => self.loaded.add_certificates(path, &origin)?,
+            _ => self.loaded.set_key(path, &origin, password)?,
         }
-        if let (false, Some(key)) = (self.loaded_chain.is_empty(), &self.loaded_key) {
-            let identity = Identity::from_der(self.loaded_chain.clone(), key.clone_key())
-                .map_err(|e| Error::new(e.kind(), format!("{origin}: {e}")))?;
+        if let Some(identity) = self.loaded.identity(&origin)? {
             self.identity = Some(identity);
         }
         Ok(self)
@@ -458,32 +407,12 @@ impl Policy {
         self
     }
 
-    /// Picks the crypto backend (default: [`default_backend()`] at the time the
+    /// Picks the crypto backend (default: [`default_backend()`](crate::backend::default_backend) at the time the
     /// `Connector` or `Acceptor` is built). A backend not compiled in is reported there
     /// as [`ErrorKind::Unsupported`].
     pub fn backend(mut self, backend: Backend) -> Policy {
         self.backend = Some(backend);
         self
-    }
-
-    /// The backend this policy will use.
-    pub(crate) fn effective_backend(&self) -> Backend {
-        self.backend.unwrap_or_else(default_backend)
-    }
-
-    /// An error when `load_object` left half an identity.
-    pub(crate) fn check_loaded_pieces(&self) -> Result<()> {
-        match (self.loaded_chain.is_empty(), self.loaded_key.is_some()) {
-            (false, false) if self.identity.is_none() => Err(Error::new(
-                ErrorKind::Config,
-                "load_object loaded a certificate but no private key",
-            )),
-            (true, true) if self.identity.is_none() => Err(Error::new(
-                ErrorKind::Config,
-                "load_object loaded a private key but no certificate",
-            )),
-            _ => Ok(()),
-        }
     }
 }
 

@@ -16,7 +16,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use futures_io::{AsyncRead, AsyncWrite};
 
-use crate::session::SessionInfo;
+use crate::stream::SessionInfo;
 use crate::stream::TlsStream;
 
 struct Shared<S> {

@@ -9,20 +9,26 @@
 //! transport is flushed whenever a handshake flight has been written, writes after
 //! `close()` fail before reaching rustls, and truncation is reported on every read.
 
+mod read;
+mod readahead;
+mod sync_io;
+mod write;
+
 use std::fmt;
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, IoSlice};
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker, ready};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use futures_io::{AsyncRead, AsyncWrite};
 use rustls::pki_types::CertificateDer;
 use rustls::{Connection, HandshakeKind, ProtocolVersion};
 
-use crate::error::Error;
-use crate::io::{SyncIo, to_poll};
+use crate::deadline::deadline;
+use crate::error::{Error, ErrorKind, Result};
 use crate::policy::{EofPolicy, Version};
-use crate::readahead::ReadAhead;
-use crate::session::SessionInfo;
+
+use self::readahead::ReadAhead;
 
 /// A TLS connection over a transport `S`, on the client or the server side.
 ///
@@ -182,84 +188,65 @@ fn name_of(known: Option<&str>, value: &dyn fmt::Debug) -> String {
     known.map_or_else(|| format!("{value:?}"), str::to_owned)
 }
 
-fn write_after_close() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::BrokenPipe,
-        "write after close(): this TLS stream has sent close_notify",
-    )
-}
-
-/// Errors of a transport whose peer has gone.
-fn is_gone(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::NotConnected | io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
-    )
-}
-
-fn truncated() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::UnexpectedEof,
-        "the peer closed the connection without close_notify: the data may be truncated",
-    )
+/// What a handshake negotiated, from [`TlsStream::info`].
+///
+/// ```no_run
+/// # async fn run(stream: tlsport::TlsStream<tlsport::TcpStream>) {
+/// let info = stream.info();
+/// println!(
+///     "{:?} {} via {}",
+///     info.protocol_version,
+///     info.cipher_suite.as_deref().unwrap_or("?"),
+///     info.key_exchange_group.as_deref().unwrap_or("?"),
+/// );
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct SessionInfo {
+    /// The protocol version.
+    pub protocol_version: Option<Version>,
+    /// The cipher suite, by its IANA-style name, e.g. `"TLS13_AES_128_GCM_SHA256"`.
+    pub cipher_suite: Option<String>,
+    /// The key exchange group, e.g. `"X25519"` or `"X25519MLKEM768"`. `None` for a TLS
+    /// 1.2 resumption, which has no key exchange.
+    pub key_exchange_group: Option<String>,
+    /// The ALPN protocol both sides agreed on, if any.
+    pub alpn_protocol: Option<Vec<u8>>,
+    /// The server name: the SNI a client sent (`None` for an IP address or with SNI
+    /// off), or the SNI a server received.
+    pub server_name: Option<String>,
+    /// The peer's certificate chain, leaf first; empty when the peer sent none (a client
+    /// without a certificate) or on a resumed TLS 1.2 session.
+    pub peer_certificates: Vec<CertificateDer<'static>>,
+    /// Whether the session was resumed rather than fully negotiated.
+    pub resumed: bool,
+    /// Whether this is the client side.
+    pub is_client: bool,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
-    /// Reads TLS bytes from the transport into rustls and processes them.
-    /// `Ready(Ok(false))` is transport EOF.
-    fn poll_read_tls(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<bool>> {
-        let mut io = SyncIo::new(&mut self.io, cx);
-        let result = self.conn.read_tls(&mut io);
-        let n = ready!(to_poll(result, io.pending))?;
-        if n == 0 {
-            self.read_eof = true;
-        }
-        self.process(cx)?;
-        Poll::Ready(Ok(n > 0))
-    }
-
-    /// Writes queued TLS records until rustls has none left (`Ready(Ok)`) or the
-    /// transport is full (`Pending`).
-    fn poll_write_tls(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_write_tls_counted(cx, &mut 0)
-    }
-
-    /// `poll_write_tls`, adding the bytes the transport took to `sent`.
-    fn poll_write_tls_counted(
-        &mut self,
-        cx: &mut Context<'_>,
-        sent: &mut usize,
-    ) -> Poll<io::Result<()>> {
-        while self.conn.wants_write() {
-            let mut io = SyncIo::new(&mut self.io, cx);
-            let result = self.conn.write_tls(&mut io);
-            match ready!(to_poll(result, io.pending))? {
-                0 => {
-                    return Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::WriteZero,
-                        "the transport accepted no bytes of a TLS record",
-                    )));
-                }
-                n => {
-                    *sent += n;
-                    self.unflushed = true;
-                }
-            }
-        }
-        Poll::Ready(Ok(()))
-    }
-
-    /// Flushes the transport if records were written since its last flush.
-    fn poll_flush_io(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.unflushed {
-            ready!(Pin::new(&mut self.io).poll_flush(cx))?;
-            self.unflushed = false;
-        }
-        Poll::Ready(Ok(()))
+    /// Completes the handshake within `limit` (the whole handshake, not each read);
+    /// shared by [`Connector`](crate::connector::Connector) and
+    /// [`Acceptor`](crate::acceptor::Acceptor).
+    pub(crate) async fn handshake(mut self, limit: Option<Duration>) -> Result<Self> {
+        let handshake = async {
+            futures_lite::future::poll_fn(|cx| self.poll_handshake(cx))
+                .await
+                .map_err(|e| Error::from_io(e, "tls handshake failed"))
+        };
+        deadline(limit, handshake, |limit| {
+            Error::new(
+                ErrorKind::TimedOut,
+                format!("the TLS handshake did not finish within {limit:?}"),
+            )
+        })
+        .await?;
+        Ok(self)
     }
 
     /// Drives the handshake to its end, flushing every flight.
-    pub(crate) fn poll_handshake(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_handshake(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         loop {
             let write = match self.poll_write_tls(cx) {
                 Poll::Ready(Ok(())) => self.poll_flush_io(cx),
@@ -301,271 +288,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
                 Poll::Pending => return Poll::Pending,
             }
         }
-    }
-
-    /// Hands rustls the bytes read ahead and processes them. What that makes rustls
-    /// send (a KeyUpdate reply, a refusal to renegotiate) goes out now, without waiting
-    /// on the transport: a peer may be waiting for it before it sends anything more.
-    fn feed_readahead(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
-        let mut data = self.readahead.data();
-        let n = self.conn.read_tls(&mut data)?;
-        self.readahead.consume(n);
-        self.process(cx)?;
-        self.push_pending(cx);
-        Ok(())
-    }
-
-    /// Sends what rustls has queued, without waiting; errors and backpressure here are
-    /// the write side's to report (rustls keeps what the transport did not take).
-    ///
-    /// When a write-side call waits on the transport, its waker, not `cx`'s, is the one
-    /// left with the transport: the writer stays registered (a transport that keeps one
-    /// write waker would otherwise forget it, and one that wakes the waker it replaces
-    /// would have the halves wake each other back and forth), and is woken here when
-    /// these bytes made room for it. Otherwise `cx` is registered, so the records still go out
-    /// when nobody writes.
-    fn push_pending(&mut self, cx: &mut Context<'_>) {
-        if !self.conn.wants_write() || self.io_closed {
-            return;
-        }
-        let Some(writer) = self.write_waker.clone() else {
-            let _ = self.poll_push(cx, &mut 0);
-            return;
-        };
-        let mut sent = 0;
-        let _ = self.poll_push(&mut Context::from_waker(&writer), &mut sent);
-        if sent > 0 {
-            writer.wake();
-        }
-    }
-
-    /// Writes the queued records and flushes them, adding the bytes sent to `sent`.
-    fn poll_push(&mut self, cx: &mut Context<'_>, sent: &mut usize) -> Poll<io::Result<()>> {
-        ready!(self.poll_write_tls_counted(cx, sent))?;
-        self.poll_flush_io(cx)
-    }
-
-    /// Records whether a write-side call (write, flush, close) is left waiting on the
-    /// transport with `cx`'s waker (see `write_waker`).
-    fn track_writer<T>(&mut self, cx: &Context<'_>, poll: Poll<T>) -> Poll<T> {
-        if poll.is_pending() {
-            if !self
-                .write_waker
-                .as_ref()
-                .is_some_and(|w| w.will_wake(cx.waker()))
-            {
-                self.write_waker = Some(cx.waker().clone());
-            }
-        } else {
-            self.write_waker = None;
-        }
-        poll
-    }
-
-    /// Processes what rustls has read; on failure sends rustls's alert without waiting.
-    fn process(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
-        if let Err(err) = self.conn.process_new_packets() {
-            // Tell the peer why: rustls has queued an alert.
-            self.push_pending(cx);
-            self.fatal = Some(err.clone());
-            return Err(Error::from_rustls(err).into());
-        }
-        Ok(())
-    }
-
-    /// The transport error a write deferred (see `write_error`), once.
-    fn take_write_error(&mut self) -> io::Result<()> {
-        match self.write_error.take() {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
-    }
-
-    /// The session's fatal error, if it has one.
-    fn check_fatal(&self) -> io::Result<()> {
-        match &self.fatal {
-            Some(err) => Err(Error::from_rustls(err.clone()).into()),
-            None => Ok(()),
-        }
-    }
-
-    /// `AsyncRead::poll_read`, on `&mut self`: fills as much of `buf` as the bytes
-    /// already received allow, and waits on the transport only when it has nothing.
-    pub(crate) fn poll_read_plain(
-        &mut self,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        if buf.is_empty() {
-            return Poll::Ready(Ok(0));
-        }
-        let mut filled = 0;
-        loop {
-            match self.conn.reader().read(&mut buf[filled..]) {
-                Ok(0) => {
-                    self.peer_closed = true;
-                    return Poll::Ready(Ok(filled));
-                }
-                Ok(n) => {
-                    filled += n;
-                    if filled == buf.len() {
-                        return Poll::Ready(Ok(filled));
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock && !self.read_eof => {}
-                Err(_) if filled > 0 => return Poll::Ready(Ok(filled)),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::UnexpectedEof
-                    ) =>
-                {
-                    return Poll::Ready(match self.eof {
-                        EofPolicy::Strict => Err(truncated()),
-                        EofPolicy::AllowRagged => Ok(0),
-                    });
-                }
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-            // The plaintext is drained. What is returned already goes first; an error
-            // waits for the next call.
-            if let Err(e) = self.check_fatal() {
-                return Poll::Ready(if filled > 0 { Ok(filled) } else { Err(e) });
-            }
-            if !self.readahead.is_empty() {
-                match self.feed_readahead(cx) {
-                    Ok(()) => continue,
-                    // Records before the bad one may have left plaintext: deliver it
-                    // first; the error comes once it is drained.
-                    Err(_) if self.fatal.is_some() => continue,
-                    Err(_) if filled > 0 => return Poll::Ready(Ok(filled)),
-                    Err(e) => return Poll::Ready(Err(e)),
-                }
-            }
-            if filled > 0 {
-                return Poll::Ready(Ok(filled));
-            }
-            // About to wait for the peer: first send what rustls still holds (session
-            // tickets, a KeyUpdate reply), which the peer may be waiting for.
-            self.push_pending(cx);
-            if ready!(self.readahead.poll_fill(&mut self.io, cx))? == 0 {
-                // Tell rustls about the EOF, so it can tell truncation from close_notify.
-                self.read_eof = true;
-                self.conn.read_tls(&mut io::empty())?;
-                self.process(cx)?;
-            }
-        }
-    }
-
-    /// `AsyncWrite::poll_write` and `poll_write_vectored`: `write` hands plaintext to
-    /// rustls; `empty` says whether there was none to give.
-    fn poll_write_plain(
-        &mut self,
-        cx: &mut Context<'_>,
-        empty: bool,
-        mut write: impl FnMut(&mut rustls::Writer<'_>) -> io::Result<usize>,
-    ) -> Poll<io::Result<usize>> {
-        if self.write_closed {
-            return Poll::Ready(Err(write_after_close()));
-        }
-        self.check_fatal()?;
-        self.take_write_error()?;
-        loop {
-            let n = write(&mut self.conn.writer())?;
-            if n > 0 || empty {
-                // Send what we can now; what the transport cannot take waits for the
-                // next write or flush.
-                match self.poll_write_tls(cx) {
-                    // Nothing was taken: the error is this call's.
-                    Poll::Ready(Err(e)) if n == 0 => return Poll::Ready(Err(e)),
-                    // rustls has the bytes and will send them: reporting an error now
-                    // would make a caller that retries send them twice. The records
-                    // stay queued for the next write or flush; a real failure is
-                    // reported by that call. (`Interrupted` only asks for a retry, which
-                    // that call makes anyway.)
-                    Poll::Ready(Err(e)) if e.kind() != io::ErrorKind::Interrupted => {
-                        self.write_error = Some(e);
-                    }
-                    _ => {}
-                }
-                return Poll::Ready(Ok(n));
-            }
-            // rustls's buffer is full: make room, waiting on the transport if need be.
-            ready!(self.poll_write_tls(cx))?;
-        }
-    }
-
-    /// `AsyncWrite::poll_flush`: everything rustls holds goes out, then the transport is
-    /// flushed whether or not we wrote to it since (the caller asked for it).
-    pub(crate) fn poll_flush_plain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let poll = self.poll_flush_inner(cx);
-        self.track_writer(cx, poll)
-    }
-
-    fn poll_flush_inner(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.take_write_error()?;
-        ready!(self.poll_write_tls(cx))?;
-        ready!(Pin::new(&mut self.io).poll_flush(cx))?;
-        self.unflushed = false;
-        Poll::Ready(Ok(()))
-    }
-
-    /// `AsyncWrite::poll_close`: close_notify, flush, then the transport's close.
-    pub(crate) fn poll_close_plain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let poll = self.poll_close_outer(cx);
-        self.track_writer(cx, poll)
-    }
-
-    fn poll_close_outer(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match ready!(self.poll_close_inner(cx)) {
-            // The peer ended the session cleanly and went away before our close_notify
-            // reached it: the session is over either way.
-            Err(e) if self.peer_closed && is_gone(&e) => {
-                self.io_closed = true;
-                Poll::Ready(Ok(()))
-            }
-            other => Poll::Ready(other),
-        }
-    }
-
-    fn poll_close_inner(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.take_write_error()?;
-        if !self.write_closed {
-            self.conn.send_close_notify();
-            self.write_closed = true;
-        }
-        ready!(self.poll_write_tls(cx))?;
-        if !self.io_closed {
-            ready!(self.poll_flush_io(cx))?;
-            match ready!(Pin::new(&mut self.io).poll_close(cx)) {
-                // The kernel took our close_notify, then the peer reset the connection:
-                // there is nothing left to shut down.
-                Err(e) if e.kind() != io::ErrorKind::NotConnected => return Poll::Ready(Err(e)),
-                _ => self.io_closed = true,
-            }
-        }
-        Poll::Ready(Ok(()))
-    }
-
-    /// `AsyncWrite::poll_write`.
-    pub(crate) fn poll_write_buf(
-        &mut self,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let poll = self.poll_write_plain(cx, buf.is_empty(), |w| w.write(buf));
-        self.track_writer(cx, poll)
-    }
-
-    /// `AsyncWrite::poll_write_vectored`.
-    pub(crate) fn poll_write_bufs(
-        &mut self,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let empty = bufs.iter().all(|b| b.is_empty());
-        let poll = self.poll_write_plain(cx, empty, |w| w.write_vectored(bufs));
-        self.track_writer(cx, poll)
     }
 }
 

@@ -175,7 +175,7 @@ fn add_all(
             Error::with_source(
                 ErrorKind::Load,
                 format!(
-                    "{origin}: certificate #{} is not a usable trust anchor: {e}",
+                    "{origin}: certificate #{} is not a usable trust anchor",
                     i + 1
                 ),
                 e,

@@ -9,12 +9,30 @@ use rustls::client::danger::ServerCertVerifier;
 use rustls::client::{Resumption, WebPkiServerVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::server::{NoServerSessionStorage, ServerSessionMemoryCache, WebPkiClientVerifier};
+use rustls::sign::SingleCertAndKey;
 use rustls::{ClientConfig, KeyLogFile, ServerConfig, SupportedProtocolVersion};
 
+use crate::backend::{Backend, default_backend};
 use crate::error::{Error, ErrorKind, Result};
-use crate::policy::{ClientAuth, Policy, Version};
 use crate::trust::{self, CaBundle};
-use crate::verify::{AcceptAnyCertificate, IgnoreHostname};
+
+use super::verify::{AcceptAnyCertificate, IgnoreHostname};
+use super::{ClientAuth, Policy, Version};
+
+impl Policy {
+    /// The backend this policy will use.
+    pub(super) fn effective_backend(&self) -> Backend {
+        self.backend.unwrap_or_else(default_backend)
+    }
+
+    /// An error when `load_object` left half an identity.
+    fn check_loaded_pieces(&self) -> Result<()> {
+        match &self.identity {
+            Some(_) => Ok(()),
+            None => self.loaded.check(),
+        }
+    }
+}
 
 /// The provider and the protocol versions every config of `policy` starts from.
 fn provider_and_versions(
@@ -70,7 +88,7 @@ fn check_alpn(protocols: &[Vec<u8>]) -> Result<()> {
 }
 
 fn config_error(what: &str, err: rustls::Error) -> Error {
-    Error::with_source(ErrorKind::Config, format!("{what}: {err}"), err)
+    Error::with_source(ErrorKind::Config, what, err)
 }
 
 /// The client configuration of `policy`.
@@ -129,7 +147,7 @@ fn server_verifier(
                 .map_err(|e| {
                     Error::with_source(
                         ErrorKind::Config,
-                        format!("cannot build the certificate verifier: {e}"),
+                        "cannot build the certificate verifier",
                         e,
                     )
                 })?
@@ -155,11 +173,9 @@ fn system_verifier(
     .map_err(|e| {
         Error::with_source(
             ErrorKind::Config,
-            format!(
-                "the system certificate store cannot be used ({e}): install the \
-                 distribution's ca-certificates package, set SSL_CERT_FILE, or use \
-                 CaBundle::File or CaBundle::Bundled"
-            ),
+            "the system certificate store cannot be used: install the distribution's \
+             ca-certificates package, set SSL_CERT_FILE, or use CaBundle::File or \
+             CaBundle::Bundled",
             e,
         )
     })
@@ -221,7 +237,7 @@ pub(crate) fn server_config(policy: &Policy) -> Result<ServerConfig> {
             let verifier = verifier.build().map_err(|e| {
                 Error::with_source(
                     ErrorKind::Config,
-                    format!("cannot build the client certificate verifier: {e}"),
+                    "cannot build the client certificate verifier",
                     e,
                 )
             })?;
@@ -235,7 +251,7 @@ pub(crate) fn server_config(policy: &Policy) -> Result<ServerConfig> {
             e,
         )
     })?;
-    let mut config = builder.with_cert_resolver(Arc::new(SingleCert(Arc::new(certified))));
+    let mut config = builder.with_cert_resolver(Arc::new(SingleCertAndKey::from(certified)));
     config.alpn_protocols = policy.alpn.clone();
     if policy.session_cache == 0 {
         config.session_storage = Arc::new(NoServerSessionStorage {});
@@ -247,17 +263,4 @@ pub(crate) fn server_config(policy: &Policy) -> Result<ServerConfig> {
         config.key_log = Arc::new(KeyLogFile::new());
     }
     Ok(config)
-}
-
-/// Serves one certified key whatever the client asks for.
-#[derive(Debug)]
-struct SingleCert(Arc<rustls::sign::CertifiedKey>);
-
-impl rustls::server::ResolvesServerCert for SingleCert {
-    fn resolve(
-        &self,
-        _hello: rustls::server::ClientHello<'_>,
-    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
-        Some(self.0.clone())
-    }
 }
