@@ -4,7 +4,7 @@
 //! package cannot depend on the fuzz crate, which depends on tlsport).
 
 #[allow(dead_code, unreachable_pub)]
-#[path = "../fuzz/src/logic.rs"]
+#[path = "../../fuzz/src/logic.rs"]
 mod logic;
 
 use std::path::{Path, PathBuf};
