@@ -3,7 +3,7 @@
 //! the `server` example, with certificate files.
 //!
 //! The examples are (re)built once per run with `cargo build --examples` (a no-op when
-//! they are fresh): `cargo test --test examples` alone does not build them.
+//! they are fresh): `cargo test --test it examples::` alone does not build them.
 
 use crate::common::{self, TempDir};
 
