@@ -4,7 +4,8 @@
 //! (`tests/default_backend.rs`, `tests/key_log.rs`), or run in a child process of this
 //! binary ([`common::in_child`]: environment variables, cached probes, and every
 //! measurement of the whole process's CPU time, which other tests here would disturb).
-//! In a child, a test is named with its module path: `split::idle_split_connection_burns_no_cpu`.
+//! `in_child` takes the test's name with its module path, as the harness lists it:
+//! `split::idle_split_connection_burns_no_cpu`.
 //!
 //! `cargo test --test it MODULE::` runs one module.
 
