@@ -10,7 +10,6 @@
 //!
 //! Run it with `cargo run --example async_std`. It needs no arguments, files or network.
 
-#[path = "support/mod.rs"]
 mod support;
 
 use async_std::net::{TcpListener, TcpStream};

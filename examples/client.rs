@@ -23,7 +23,6 @@
 //! With no arguments it generates a certificate, starts a local echo server with it,
 //! connects to that server and sends one line: `cargo run --example client`.
 
-#[path = "support/mod.rs"]
 mod support;
 
 use std::path::PathBuf;
@@ -31,9 +30,10 @@ use std::process::ExitCode;
 
 use futures_lite::future;
 use futures_lite::io::{self, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use support::{BoxError, Pki, x509};
+use support::{BoxError, Pki};
 use tlsport::pki_types::CertificateDer;
 use tlsport::{Acceptor, CaBundle, Connector, Identity, Policy, Port, SessionInfo, TlsStream};
+use x509_parser::prelude::{ASN1Time, FromDer, GeneralName, X509Certificate};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -222,28 +222,75 @@ fn report(info: &SessionInfo) -> String {
 }
 
 /// Subject, issuer, validity and fingerprint of one certificate. rustls hands
-/// certificates over as DER and does not parse them for display: `support::x509`
-/// reads the few fields shown here.
+/// certificates over as DER and does not parse them for display: x509-parser reads the
+/// fields shown here (for display only: verification is rustls's job).
 fn describe_certificate(depth: usize, cert: &CertificateDer<'_>) -> String {
-    let mut out = match x509::summarize(cert) {
-        Some(c) => {
+    let mut out = match X509Certificate::from_der(cert) {
+        Ok((_, c)) => {
+            let validity = c.validity();
             let mut s = format!(
                 "{depth:2} s:{}\n   i:{}\n   v:NotBefore: {}; NotAfter: {}\n   serial: {}\n",
-                c.subject, c.issuer, c.not_before, c.not_after, c.serial
+                c.subject(),
+                c.issuer(),
+                utc(&validity.not_before),
+                utc(&validity.not_after),
+                hex(c.raw_serial(), ":"),
             );
-            if !c.alt_names.is_empty() {
-                s += &format!("   alt names: {}\n", c.alt_names.join(", "));
+            let alt_names = alt_names(&c);
+            if !alt_names.is_empty() {
+                s += &format!("   alt names: {}\n", alt_names.join(", "));
             }
             s
         }
-        None => format!("{depth:2} (a certificate this example cannot parse)\n"),
+        Err(_) => format!("{depth:2} (a certificate this example cannot parse)\n"),
     };
     out += &format!("   DER: {} bytes\n", cert.len());
-    out += &format!(
-        "   SHA-256 fingerprint: {}\n",
-        x509::hex(&sha256(cert), ":")
-    );
+    out += &format!("   SHA-256 fingerprint: {}\n", hex(&sha256(cert), ":"));
     out
+}
+
+/// `YYYY-MM-DD HH:MM:SS UTC`.
+fn utc(time: &ASN1Time) -> String {
+    let t = time.to_datetime();
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// The DNS names and IP addresses of the subjectAltName extension.
+fn alt_names(cert: &X509Certificate<'_>) -> Vec<String> {
+    let Ok(Some(san)) = cert.subject_alternative_name() else {
+        return Vec::new();
+    };
+    san.value
+        .general_names
+        .iter()
+        .filter_map(|name| match name {
+            GeneralName::DNSName(dns) => Some(format!("DNS:{dns}")),
+            GeneralName::IPAddress(ip) => match ip.len() {
+                4 => <[u8; 4]>::try_from(*ip).ok().map(std::net::IpAddr::from),
+                16 => <[u8; 16]>::try_from(*ip).ok().map(std::net::IpAddr::from),
+                _ => None,
+            }
+            .map(|ip| format!("IP:{ip}")),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Bytes as upper-case hex, separated by `sep`.
+fn hex(bytes: &[u8], sep: &str) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(sep)
 }
 
 /// SHA-256 with the hash of the crypto backend tlsport was built with: rustls exposes

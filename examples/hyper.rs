@@ -11,7 +11,6 @@
 //!
 //! Run it with `cargo run --example hyper`. It needs no arguments, files or network.
 
-#[path = "support/mod.rs"]
 mod support;
 
 use std::convert::Infallible;

@@ -21,7 +21,6 @@
 //! With no arguments it runs a self-test: it serves one connection from a client of its
 //! own, then exits.
 
-#[path = "support/mod.rs"]
 mod support;
 
 use std::path::PathBuf;

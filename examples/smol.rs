@@ -7,7 +7,6 @@
 //!
 //! Run it with `cargo run --example smol`. It needs no arguments, files or network.
 
-#[path = "support/mod.rs"]
 mod support;
 
 use smol::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};

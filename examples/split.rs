@@ -13,7 +13,6 @@
 //!
 //! Run it with `cargo run --example split`. It needs no arguments, files or network.
 
-#[path = "support/mod.rs"]
 mod support;
 
 use std::time::Duration;

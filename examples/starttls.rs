@@ -30,7 +30,6 @@
 //! Run it with `cargo run --example starttls`. It prints the client's view of the
 //! conversation. It needs no arguments, files or network.
 
-#[path = "support/mod.rs"]
 mod support;
 
 use futures_lite::io::{

@@ -15,7 +15,6 @@
 //! Run it with `cargo run --example tokio_compat`. It needs no arguments, files or
 //! network.
 
-#[path = "support/mod.rs"]
 mod support;
 
 use support::{BoxError, Pki, describe};

@@ -1,11 +1,9 @@
 //! Code shared by the examples: certificates made at start-up (no files, nothing that
 //! expires in a repository) and a one-line summary of a session.
 //!
-//! Each example includes it with `#[path = "support/mod.rs"] mod support;`. Nothing here
-//! is specific to tlsport; the interesting code is in the examples themselves.
+//! Each example includes it with `mod support;`. Nothing here is specific to tlsport;
+//! the interesting code is in the examples themselves.
 #![allow(dead_code)]
-
-pub mod x509;
 
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,

@@ -1,9 +1,31 @@
-//! The logic behind tlsport's fuzz targets, one `run_*` function per target.
+//! The logic behind tlsport's fuzz targets: one module per target, each with the `run_*`
+//! function its `fuzz_targets/*.rs` calls; `common` and `scripted` hold what several
+//! targets share, `seeds` makes the seed corpus.
 //!
-//! It lives in `logic.rs` so that the root package's `tests/fuzz_replay.rs` can include
-//! the very same file (`#[path = "../fuzz/src/logic.rs"]`) and replay the corpus and the
-//! crash inputs on stable `cargo test`.
+//! The root package's `tests/it/fuzz_replay.rs` includes this very file with `#[path]`
+//! (it cannot depend on this crate, which depends on tlsport) to replay the seed corpus
+//! and every crash input on stable `cargo test`. So the modules depend only on tlsport,
+//! std, futures-lite and rcgen, and name each other with `super::`, never `crate::`.
+//!
+//! Every `run_*` function must return normally for any input. A panic is a finding: a
+//! panic inside tlsport, or one of the invariants checked here (a lost wake-up, a
+//! self-wake loop, data read that the peer never wrote, a truncation reported as a clean
+//! end, a close that stalls between two live peers).
 
-mod logic;
+mod common;
+mod scripted;
 
-pub use logic::*;
+mod client_handshake;
+mod host_port;
+mod load_identity;
+mod server_handshake;
+mod stream_ops;
+
+mod seeds;
+
+pub use client_handshake::run_client_handshake;
+pub use host_port::run_host_port;
+pub use load_identity::run_load_identity;
+pub use seeds::seed_corpus;
+pub use server_handshake::run_server_handshake;
+pub use stream_ops::run_stream_ops;

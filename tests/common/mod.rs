@@ -182,6 +182,78 @@ pub async fn within<T>(limit: Duration, fut: impl Future<Output = T>) -> Option<
     .await
 }
 
+/// `n` milliseconds.
+pub fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// `n` seconds.
+pub fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+/// The `tlsport::Error` inside an `io::Error` from a `TlsStream`, if TLS failed.
+pub fn tls_error(e: &std::io::Error) -> Option<&tlsport::Error> {
+    e.get_ref()?.downcast_ref::<tlsport::Error>()
+}
+
+/// The `tlsport::Error` an `io::Error` from the stream carries (panics if none).
+pub fn carried(e: std::io::Error) -> tlsport::Error {
+    let inner = e
+        .into_inner()
+        .expect("the io::Error carries no inner error");
+    *inner
+        .downcast::<tlsport::Error>()
+        .expect("the io::Error does not carry a tlsport::Error")
+}
+
+/// Bytes as lower-case hex, without separators.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A fresh folder of this process under the system's temporary folder, removed (with
+/// everything in it) when dropped. Derefs to its path.
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    /// `tlsport-TAG-PID-N`: unique within the process, and across processes.
+    pub fn new(tag: &str) -> TempDir {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("tlsport-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    /// The path of `name` in this folder.
+    pub fn path(&self, name: &str) -> std::path::PathBuf {
+        self.0.join(name)
+    }
+
+    /// Writes `contents` to `name` in this folder; returns its path.
+    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> std::path::PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+}
+
+impl std::ops::Deref for TempDir {
+    type Target = std::path::Path;
+
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Deterministic test data of `len` bytes.
 pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
@@ -207,6 +279,9 @@ pub fn cpu_time() -> Duration {
 pub fn pkcs8(der: Vec<u8>) -> PrivateKeyDer<'static> {
     PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(der))
 }
+
+/// The password of every encrypted file of the OpenSSL test PKI.
+pub const PASSWORD: &str = "test-password";
 
 /// The OpenSSL-made test PKI of `tests/pki/make-pki.sh`, generated once per test binary
 /// into a temporary folder (password `test-password`). Needs the `openssl` CLI and python3.
@@ -244,12 +319,25 @@ pub fn pki_file(name: &str) -> std::path::PathBuf {
     openssl_pki().join(name)
 }
 
-/// Runs test `name` of this test binary again in a child process with `env` set (for
-/// process-wide state: environment variables, cached probes), and asserts it passed.
-/// Returns true in the child, where the test should do its real work.
+/// Runs test `name` of this test binary again in a child process with `env` set, and
+/// asserts that it ran alone there and passed. Returns true in the child, where the test
+/// should do its real work.
+///
+/// For process-wide state (environment variables, cached probes) and for measurements of
+/// the whole process's CPU time, which the other tests of a binary would disturb. `name`
+/// is the test's full name as the harness lists it: `module::test` in `tests/it`, the
+/// bare function name in a binary of its own.
 pub fn in_child(name: &str, env: &[(&str, &std::ffi::OsStr)]) -> bool {
     if std::env::var_os("TLSPORT_TEST_CHILD").is_some() {
         return true;
+    }
+    // The harness runs each test on a thread named after it: catch a stale name here
+    // (one that names another test would run that test instead, and pass).
+    if let Some(running) = std::thread::current().name().filter(|n| *n != "main") {
+        assert_eq!(
+            running, name,
+            "in_child must be given its own test's full name"
+        );
     }
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args([name, "--exact", "--nocapture", "--test-threads=1"])

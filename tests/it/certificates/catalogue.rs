@@ -8,7 +8,7 @@
 //! it by PID on drop (panics included); its output is captured and goes into assertion messages. Every wait is
 //! bounded. The cases are separate tests, so the harness runs them in parallel.
 
-mod common;
+use crate::common;
 use common::*;
 
 use std::net::TcpListener as StdTcpListener;

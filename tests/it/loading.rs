@@ -1,7 +1,11 @@
 //! Loading identities and trust anchors: PEM, DER and files, `Policy::load_object`,
-//! error kinds and messages, and `Debug` that never shows key material.
+//! error kinds and messages, and `Debug` that never shows key material. The files a real
+//! OpenSSL wrote (every key encoding, encrypted PKCS#8, PKCS#12) are in
+//! [`identity_files`].
 
-mod common;
+mod identity_files;
+
+use crate::common;
 use common::*;
 
 use std::path::PathBuf;
@@ -13,36 +17,6 @@ use tlsport::{
 };
 
 // ---------------------------------------------------------------- helpers
-
-/// A fresh directory under the system temp dir, unique per process and test, removed on
-/// drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(test: &str) -> TempDir {
-        let path =
-            std::env::temp_dir().join(format!("tlsport-loading-{}-{}", std::process::id(), test));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-
-    fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, contents).unwrap();
-        path
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Unwraps an error, checks its kind, returns its message.
 #[track_caller]
@@ -165,10 +139,6 @@ fn sec1_of_pkcs8(pkcs8: &[u8]) -> Vec<u8> {
     let (tag, private_key, _) = der_tlv(rest);
     assert_eq!(tag, 0x04);
     private_key.to_vec()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Fails if `text` shows any part of the key of `pem`: its base64 body (whole or any

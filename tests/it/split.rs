@@ -1,6 +1,6 @@
 //! Read and write halves driven from separate tasks on separate threads.
 
-mod common;
+use crate::common;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -171,7 +171,7 @@ fn read_half_is_woken_while_the_write_half_waits_on_backpressure() {
 #[test]
 fn idle_split_connection_burns_no_cpu() {
     // Process CPU time is only meaningful with no other test running: own process.
-    if !in_child("idle_split_connection_burns_no_cpu", &[]) {
+    if !in_child("split::idle_split_connection_burns_no_cpu", &[]) {
         return;
     }
     let pki = Pki::new();
@@ -364,7 +364,7 @@ fn tcp_peer_end() -> (
 #[test]
 fn futures_split_over_tcp_blocked_writer_neither_spins_nor_loses_its_wakeup() {
     if !in_child(
-        "futures_split_over_tcp_blocked_writer_neither_spins_nor_loses_its_wakeup",
+        "split::futures_split_over_tcp_blocked_writer_neither_spins_nor_loses_its_wakeup",
         &[],
     ) {
         return;
@@ -396,7 +396,7 @@ fn futures_split_over_tcp_blocked_writer_neither_spins_nor_loses_its_wakeup() {
 #[test]
 fn futures_split_over_async_io_blocked_writer_neither_spins_nor_loses_its_wakeup() {
     if !in_child(
-        "futures_split_over_async_io_blocked_writer_neither_spins_nor_loses_its_wakeup",
+        "split::futures_split_over_async_io_blocked_writer_neither_spins_nor_loses_its_wakeup",
         &[],
     ) {
         return;
@@ -425,7 +425,7 @@ fn futures_split_over_async_io_blocked_writer_neither_spins_nor_loses_its_wakeup
 #[test]
 fn futures_split_over_duplex_blocked_writer_neither_spins_nor_loses_its_wakeup() {
     if !in_child(
-        "futures_split_over_duplex_blocked_writer_neither_spins_nor_loses_its_wakeup",
+        "split::futures_split_over_duplex_blocked_writer_neither_spins_nor_loses_its_wakeup",
         &[],
     ) {
         return;
@@ -436,7 +436,7 @@ fn futures_split_over_duplex_blocked_writer_neither_spins_nor_loses_its_wakeup()
 #[test]
 fn tokio_split_over_tokio_tcp_blocked_writer_neither_spins_nor_loses_its_wakeup() {
     if !in_child(
-        "tokio_split_over_tokio_tcp_blocked_writer_neither_spins_nor_loses_its_wakeup",
+        "split::tokio_split_over_tokio_tcp_blocked_writer_neither_spins_nor_loses_its_wakeup",
         &[],
     ) {
         return;
@@ -476,7 +476,7 @@ fn tokio_split_over_tokio_tcp_blocked_writer_neither_spins_nor_loses_its_wakeup(
 #[test]
 fn tokio_split_over_duplex_blocked_writer_neither_spins_nor_loses_its_wakeup() {
     if !in_child(
-        "tokio_split_over_duplex_blocked_writer_neither_spins_nor_loses_its_wakeup",
+        "split::tokio_split_over_duplex_blocked_writer_neither_spins_nor_loses_its_wakeup",
         &[],
     ) {
         return;

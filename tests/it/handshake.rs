@@ -2,7 +2,7 @@
 //! names, session resumption, what `SessionInfo` reports, both crypto backends, and
 //! loopback TCP.
 
-mod common;
+use crate::common;
 use common::*;
 
 use futures_lite::future;

@@ -2,7 +2,7 @@
 //! (close_notify, double close, write after close, half close), EOF inside a record, and
 //! tampered records.
 
-mod common;
+use crate::common;
 
 use std::io;
 use std::pin::Pin;
@@ -25,16 +25,6 @@ fn endpoints(pki: &Pki, eof: EofPolicy) -> (Connector, Acceptor) {
         Connector::new(pki.client_policy().eof(eof)).unwrap(),
         Acceptor::new(pki.server_policy().eof(eof)).unwrap(),
     )
-}
-
-/// The `tlsport::Error` an `io::Error` from the stream carries.
-fn carried(e: io::Error) -> tlsport::Error {
-    let inner = e
-        .into_inner()
-        .expect("the io::Error carries no inner error");
-    *inner
-        .downcast::<tlsport::Error>()
-        .expect("the io::Error does not carry a tlsport::Error")
 }
 
 /// What the side that stops writing does to its transport.

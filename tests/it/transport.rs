@@ -4,15 +4,15 @@
 //! Every transport here is a small wrapper around one end of `tlsport::duplex`: a
 //! `Scripted` transport of `tests/common/scripted.rs`.
 
-mod common;
+use crate::common;
 
 use std::cell::RefCell;
 use std::error::Error as _;
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::task::{Context, Poll, Wake, Waker, ready};
 use std::time::{Duration, Instant};
 
@@ -22,22 +22,6 @@ use common::*;
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
 use tlsport::{Acceptor, Connector, DuplexStream, ErrorKind, TlsStream};
-
-// ---------------------------------------------------------------------------------------
-// Test isolation: the CPU-time test measures the whole process, so it runs alone.
-// ---------------------------------------------------------------------------------------
-
-static CPU_QUIET: RwLock<()> = RwLock::new(());
-
-/// Taken by every test that does work: many may run at once.
-fn shared() -> RwLockReadGuard<'static, ()> {
-    CPU_QUIET.read().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Taken by the test that measures process CPU time: it runs alone.
-fn exclusive() -> RwLockWriteGuard<'static, ()> {
-    CPU_QUIET.write().unwrap_or_else(PoisonError::into_inner)
-}
 
 // ---------------------------------------------------------------------------------------
 // Helpers
@@ -153,7 +137,6 @@ impl<F: Future + Unpin> Watched<F> {
 // with it the handshake fails at once with WriteZero.
 #[test]
 fn write_zero_fails_client_handshake_at_once() {
-    let _g = shared();
     let pki = Pki::new();
     let connector = pki.connector();
     run(10, async {
@@ -180,7 +163,6 @@ fn write_zero_fails_client_handshake_at_once() {
 // guard the accept future would stay Pending forever (run deadline fires).
 #[test]
 fn write_zero_fails_server_handshake() {
-    let _g = shared();
     let pki = Pki::new();
     let (connector, acceptor) = (pki.connector(), pki.acceptor());
     run(10, async {
@@ -204,7 +186,6 @@ fn write_zero_fails_server_handshake() {
 // WriteZero comes with the very next call, and every one after while it lasts.
 #[test]
 fn write_zero_after_handshake_fails_write_and_flush() {
-    let _g = shared();
     let pki = Pki::new();
     let (connector, acceptor) = (pki.connector(), pki.acceptor());
     run(10, async {
@@ -275,7 +256,6 @@ where
 // "exactly onceexactly once".
 #[test]
 fn interrupted_transport_write_sends_the_bytes_once() {
-    let _g = shared();
     let pki = Pki::new();
     let (connector, acceptor) = (pki.connector(), pki.acceptor());
     run(10, async {
@@ -305,7 +285,6 @@ fn interrupted_transport_write_sends_the_bytes_once() {
 // records stay queued and go out once the transport works again, exactly once.
 #[test]
 fn failed_transport_write_reports_bytes_taken_then_the_error() {
-    let _g = shared();
     let pki = Pki::new();
     let (connector, acceptor) = (pki.connector(), pki.acceptor());
     run(10, async {
@@ -340,7 +319,6 @@ fn failed_transport_write_reports_bytes_taken_then_the_error() {
 // The deferred error comes with a flush (or close) as well as with a write.
 #[test]
 fn failed_transport_write_error_comes_with_the_next_flush() {
-    let _g = shared();
     let pki = Pki::new();
     let (connector, acceptor) = (pki.connector(), pki.acceptor());
     run(10, async {
@@ -432,7 +410,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Script<S> for Buffering {
 // guard every flight is flushed and the handshake completes on both sides.
 #[test]
 fn buffered_transport_handshake_completes_and_data_arrives() {
-    let _g = shared();
     let pki = Pki::new();
     let (connector, acceptor) = (pki.connector(), pki.acceptor());
     run(10, async {
@@ -478,7 +455,6 @@ fn buffered_transport_handshake_completes_and_data_arrives() {
 // into the thousands in 200 ms, and so does the transport poll count.
 #[test]
 fn always_pending_handshake_does_not_wake_itself() {
-    let _g = shared();
     let pki = Pki::new();
     let connector = pki.connector();
     run(10, async {
@@ -521,7 +497,6 @@ fn always_pending_handshake_does_not_wake_itself() {
 // when the peer writes, the registered waker fires and the read returns the data.
 #[test]
 fn always_pending_read_does_not_wake_itself() {
-    let _g = shared();
     let pki = Pki::new();
     let (connector, acceptor) = (pki.connector(), pki.acceptor());
     run(10, async {
@@ -667,7 +642,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Script<S> for Chaos {
 // mistakes a Pending for EOF corrupts the data or hangs here (run deadline).
 #[test]
 fn random_pending_and_tiny_io_is_byte_exact() {
-    let _g = shared();
     let pki = Pki::new();
     let (connector, acceptor) = (pki.connector(), pki.acceptor());
     run(120, async {
@@ -695,7 +669,6 @@ fn random_pending_and_tiny_io_is_byte_exact() {
 // UnexpectedEof (or Ok(0)) here, one that drops the error would hang.
 #[test]
 fn connection_reset_mid_read_keeps_its_kind() {
-    let _g = shared();
     let pki = Pki::new();
     let (connector, acceptor) = (pki.connector(), pki.acceptor());
     run(10, async {
@@ -727,7 +700,6 @@ fn connection_reset_mid_read_keeps_its_kind() {
 // ConnectionReset.
 #[test]
 fn connection_reset_during_handshake_keeps_its_kind() {
-    let _g = shared();
     let pki = Pki::new();
     let (connector, acceptor) = (pki.connector(), pki.acceptor());
     run(10, async {
@@ -750,7 +722,6 @@ fn connection_reset_during_handshake_keeps_its_kind() {
 // deadline with TimedOut; without the deadline the accept waits forever (run deadline).
 #[test]
 fn handshake_timeout_silent_client() {
-    let _g = shared();
     let pki = Pki::new();
     let acceptor = Acceptor::new(
         pki.server_policy()
@@ -781,7 +752,6 @@ fn handshake_timeout_silent_client() {
 // A client facing a server that accepts the connection but never answers.
 #[test]
 fn handshake_timeout_silent_server() {
-    let _g = shared();
     let pki = Pki::new();
     let connector = Connector::new(
         pki.client_policy()
@@ -832,7 +802,6 @@ async fn real_client_hello(connector: &Connector) -> Vec<u8> {
 // never fire (the ClientHello takes minutes at this rate, so the run deadline fires).
 #[test]
 fn handshake_timeout_is_total_not_per_read() {
-    let _g = shared();
     let pki = Pki::new();
     let connector = pki.connector();
     let acceptor = Acceptor::new(
@@ -921,7 +890,6 @@ async fn server_against(acceptor: &Acceptor, hello: &[u8], close: bool) -> tlspo
 // for a "record" whose bogus length never arrives (the raw peers here never close).
 #[test]
 fn plaintext_http_peers_are_tls_errors() {
-    let _g = shared();
     let pki = Pki::new();
     let (connector, acceptor) = (pki.connector(), pki.acceptor());
     run(10, async {
@@ -937,7 +905,6 @@ fn plaintext_http_peers_are_tls_errors() {
 // the garbage peer never closes).
 #[test]
 fn garbage_peers_are_tls_errors() {
-    let _g = shared();
     let pki = Pki::new();
     let (connector, acceptor) = (pki.connector(), pki.acceptor());
     run(10, async {
@@ -957,7 +924,6 @@ fn garbage_peers_are_tls_errors() {
 // A peer that hangs up at once is an Io error on either side, never a hang.
 #[test]
 fn peer_closing_at_once_is_an_io_error() {
-    let _g = shared();
     let pki = Pki::new();
     let (connector, acceptor) = (pki.connector(), pki.acceptor());
     run(10, async {
@@ -990,7 +956,10 @@ fn peer_closing_at_once_is_an_io_error() {
 // read must still complete when data finally comes (no lost wake-up).
 #[test]
 fn idle_tcp_connection_burns_no_cpu() {
-    let _g = exclusive();
+    // Process CPU time is only meaningful with no other test running: own process.
+    if !in_child("transport::idle_tcp_connection_burns_no_cpu", &[]) {
+        return;
+    }
     let pki = Pki::new();
     let (connector, acceptor) = (pki.connector(), pki.acceptor());
     run(20, async {
@@ -1026,7 +995,6 @@ fn idle_tcp_connection_burns_no_cpu() {
 // times in a second, not thousands.
 #[test]
 fn idle_read_polls_transport_a_handful_of_times() {
-    let _g = shared();
     let pki = Pki::new();
     let (connector, acceptor) = (pki.connector(), pki.acceptor());
     run(10, async {
@@ -1058,7 +1026,6 @@ fn idle_read_polls_transport_a_handful_of_times() {
 // than one buffer per call.
 #[test]
 fn handshake_uses_vectored_transport_writes() {
-    let _g = shared();
     let pki = Pki::new();
     let (connector, acceptor) = (pki.connector(), pki.acceptor());
     run(10, async {
@@ -1089,7 +1056,6 @@ fn handshake_uses_vectored_transport_writes() {
 // arrive intact and in order.
 #[test]
 fn vectored_writes_on_the_stream_arrive_intact() {
-    let _g = shared();
     let pki = Pki::new();
     let (connector, acceptor) = (pki.connector(), pki.acceptor());
     run(10, async {
@@ -1196,7 +1162,7 @@ async fn client_holding_readahead(
 #[test]
 fn stream_dropped_during_thread_local_destruction_does_not_panic() {
     if !in_child(
-        "stream_dropped_during_thread_local_destruction_does_not_panic",
+        "transport::stream_dropped_during_thread_local_destruction_does_not_panic",
         &[],
     ) {
         return;

@@ -3,7 +3,7 @@
 //! sockets; hyper HTTP/1.1 and HTTP/2 over tlsport; a STARTTLS upgrade. Loopback only,
 //! every test under a deadline.
 
-mod common;
+use crate::common;
 
 use std::io;
 use std::net::SocketAddr;

@@ -1,7 +1,7 @@
 //! The public API contract: configuration errors, ports and names, error kinds and their
 //! conversions, auto traits, clones sharing state, backends, split halves, CA defaults.
 
-mod common;
+use crate::common;
 use common::*;
 
 use std::time::Duration;
@@ -492,35 +492,9 @@ fn clones_share_the_session_caches() {
 }
 
 // ---------------------------------------------------------------- backends
-
-#[test]
-fn set_default_backend_returns_the_previous_one() {
-    let available = Backend::available();
-    assert!(!available.is_empty());
-    let before = tlsport::default_backend();
-    assert!(
-        available.contains(&before),
-        "{before:?} not in {available:?}"
-    );
-    assert!(before.is_available());
-
-    let previous = tlsport::set_default_backend(before).unwrap();
-    assert_eq!(previous, before);
-    assert_eq!(tlsport::default_backend(), before);
-
-    #[cfg(all(feature = "ring", feature = "aws-lc-rs"))]
-    {
-        let other = if before == Backend::Ring {
-            Backend::AwsLcRs
-        } else {
-            Backend::Ring
-        };
-        assert_eq!(tlsport::set_default_backend(other).unwrap(), before);
-        assert_eq!(tlsport::default_backend(), other);
-        assert_eq!(tlsport::set_default_backend(before).unwrap(), other);
-        assert_eq!(tlsport::default_backend(), before);
-    }
-}
+// (`set_default_backend` changes process-wide state: the tests that change the default
+// are in `tests/default_backend.rs`, a binary of their own. These only try backends
+// that are not compiled in, which changes nothing.)
 
 #[cfg(not(feature = "ring"))]
 #[test]

@@ -1,7 +1,7 @@
 //! Trust stores: CA bundle files, the system store (through SSL_CERT_FILE in a child
 //! process), an empty system store, bundled roots, with files made by a real OpenSSL.
 
-mod common;
+use crate::common;
 
 use common::*;
 use tlsport::{Acceptor, CaBundle, Connector, ErrorKind, Policy};
@@ -76,7 +76,7 @@ fn der_root_file_is_accepted() {
 fn system_store_honours_ssl_cert_file() {
     let root = pki_file("root-ca.pem");
     if !in_child(
-        "system_store_honours_ssl_cert_file",
+        "trust::system_store_honours_ssl_cert_file",
         &[("SSL_CERT_FILE", root.as_os_str())],
     ) {
         return;
@@ -109,7 +109,7 @@ fn system_store_honours_ssl_cert_dir_with_extra_roots() {
         std::fs::copy(pki_file("client-ca.pem"), dir.join("client-ca.pem")).unwrap();
     }
     let ok = in_child(
-        "system_store_honours_ssl_cert_dir_with_extra_roots",
+        "trust::system_store_honours_ssl_cert_dir_with_extra_roots",
         &[("SSL_CERT_DIR", dir.as_os_str())],
     );
     if !ok {
@@ -135,7 +135,7 @@ fn system_store_honours_ssl_cert_dir_with_extra_roots() {
 fn empty_system_store_is_a_config_error_at_new() {
     let empty = pki_file("empty.pem");
     if !in_child(
-        "empty_system_store_is_a_config_error_at_new",
+        "trust::empty_system_store_is_a_config_error_at_new",
         &[("SSL_CERT_FILE", empty.as_os_str())],
     ) {
         return;

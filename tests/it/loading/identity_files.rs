@@ -1,7 +1,7 @@
 //! Identities and objects from files a real OpenSSL wrote: every key encoding, every
 //! `ObjectKind`, both backends end to end.
 
-mod common;
+use crate::common;
 
 use common::*;
 use tlsport::{Acceptor, Backend, Connector, ErrorKind, Identity, ObjectKind, Policy};
@@ -147,8 +147,6 @@ fn aws_lc_rs_prefers_post_quantum_key_exchange() {
 }
 
 // ---- password-protected keys and PKCS#12 (features encrypted-keys, pkcs12) ----
-
-const PASSWORD: &str = "test-password";
 
 #[cfg(feature = "encrypted-keys")]
 #[test]

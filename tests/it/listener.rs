@@ -1,7 +1,7 @@
 //! One `Listener` shared by several tasks on several threads (`Arc<Listener>`, `accept`
 //! from each): no busy loop, every client served, no lost wake-up.
 
-mod common;
+use crate::common;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -16,14 +16,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
 use tlsport::{Connector, Listener, TcpStream, TlsStream};
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-fn secs(n: u64) -> Duration {
-    Duration::from_secs(n)
-}
 
 fn bind(pki: &Pki) -> Arc<Listener> {
     Arc::new(run(10, pki.acceptor().bind("127.0.0.1", 0)).expect("bind"))
@@ -44,7 +36,10 @@ fn accept_on_a_thread(
 #[test]
 fn a_listener_shared_by_idle_threads_burns_no_cpu() {
     // Process CPU time is only meaningful with no other test running: own process.
-    if !in_child("a_listener_shared_by_idle_threads_burns_no_cpu", &[]) {
+    if !in_child(
+        "listener::a_listener_shared_by_idle_threads_burns_no_cpu",
+        &[],
+    ) {
         return;
     }
     let pki = Pki::new();
@@ -86,7 +81,7 @@ fn a_listener_shared_by_idle_threads_burns_no_cpu() {
 fn fifty_clients_in_bursts_are_all_served_promptly_by_four_threads_sharing_a_listener() {
     // Checks the process's CPU time too: own process.
     if !in_child(
-        "fifty_clients_in_bursts_are_all_served_promptly_by_four_threads_sharing_a_listener",
+        "listener::fifty_clients_in_bursts_are_all_served_promptly_by_four_threads_sharing_a_listener",
         &[],
     ) {
         return;

@@ -7,16 +7,12 @@
 //! good clients throughout. The hostile side is a raw `std::net` socket, OpenSSL's CLI,
 //! or `tests/tools/hostile_proxy.py` between a real tlsport client and server.
 
-mod common;
+use crate::common;
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream as StdTcp};
 use std::path::Path;
-#[cfg(feature = "tls12")]
-use std::path::PathBuf;
-#[cfg(feature = "tls12")]
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex, Once, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, Once, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -26,29 +22,6 @@ use common::*;
 use futures_io::AsyncRead;
 use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
 use tlsport::{Acceptor, ClientAuth, Connector, ErrorKind, TlsStream, Version};
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-fn secs(n: u64) -> Duration {
-    Duration::from_secs(n)
-}
-
-// ---------------------------------------------------------------------------------------
-// Test isolation: the flood test measures the CPU time of the whole process, so it runs
-// alone; every other test takes the shared side of the lock.
-// ---------------------------------------------------------------------------------------
-
-static CPU_QUIET: RwLock<()> = RwLock::new(());
-
-fn shared() -> RwLockReadGuard<'static, ()> {
-    CPU_QUIET.read().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn exclusive() -> RwLockWriteGuard<'static, ()> {
-    CPU_QUIET.write().unwrap_or_else(PoisonError::into_inner)
-}
 
 // ---------------------------------------------------------------------------------------
 // The Listener logs the handshakes it drops; capture those lines to see that a hostile
@@ -120,15 +93,6 @@ fn noise(len: usize, seed: u64) -> Vec<u8> {
             (x >> 24) as u8
         })
         .collect()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The `tlsport::Error` inside an `io::Error` from a `TlsStream`, if TLS failed.
-fn tls_error(e: &io::Error) -> Option<&tlsport::Error> {
-    e.get_ref()?.downcast_ref::<tlsport::Error>()
 }
 
 /// Does `message` suggest that the peer may not speak TLS at all?
@@ -645,32 +609,12 @@ fn transfer(
 /// The PKI's server certificate, key and root as PEM files in a fresh folder, named as
 /// the OpenSSL launchers of `common::peer` expect (server.pem, server.key, root-ca.pem).
 #[cfg(feature = "tls12")]
-struct PemFiles {
-    dir: PathBuf,
-}
-
-#[cfg(feature = "tls12")]
-impl PemFiles {
-    fn new(pki: &Pki) -> PemFiles {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "tlsport-hostile-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, SeqCst)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("server.pem"), &pki.server.cert).unwrap();
-        std::fs::write(dir.join("server.key"), &pki.server.key).unwrap();
-        std::fs::write(dir.join("root-ca.pem"), &pki.ca.root_pem).unwrap();
-        PemFiles { dir }
-    }
-}
-
-#[cfg(feature = "tls12")]
-impl Drop for PemFiles {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+fn pem_files(pki: &Pki) -> TempDir {
+    let dir = TempDir::new("hostile");
+    dir.write("server.pem", &pki.server.cert);
+    dir.write("server.key", &pki.server.key);
+    dir.write("root-ca.pem", &pki.ca.root_pem);
+    dir
 }
 
 // =======================================================================================
@@ -750,13 +694,11 @@ fn refused_at_once_from_servers(
 
 #[test]
 fn garbage_from_a_client_is_a_tls_error_and_the_listener_serves_on() {
-    let _g = shared();
     refused_at_once_from_clients(garbage_blobs());
 }
 
 #[test]
 fn garbage_from_a_server_is_a_tls_error() {
-    let _g = shared();
     for (what, r) in refused_at_once_from_servers(garbage_blobs()) {
         assert_alert_or_nothing(&r.reply, what);
     }
@@ -764,7 +706,6 @@ fn garbage_from_a_server_is_a_tls_error() {
 
 #[test]
 fn an_http_request_to_the_tls_port_is_a_tls_error_that_says_so() {
-    let _g = shared();
     let pki = Pki::new();
     let acceptor = Acceptor::new(pki.server_policy().handshake_timeout(Some(secs(5)))).unwrap();
     let request = b"GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: curl/8.0\r\n\r\n".to_vec();
@@ -786,7 +727,6 @@ fn an_http_request_to_the_tls_port_is_a_tls_error_that_says_so() {
 
 #[test]
 fn an_http_response_from_a_tls_server_is_a_tls_error_that_says_so() {
-    let _g = shared();
     let pki = Pki::new();
     let connector = Connector::new(pki.client_policy().handshake_timeout(Some(secs(5)))).unwrap();
     let response = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n\
@@ -845,7 +785,6 @@ fn oversized() -> Vec<(&'static str, Vec<u8>)> {
 
 #[test]
 fn oversized_records_from_a_client_are_refused_at_once() {
-    let _g = shared();
     // Refused on the header, not after waiting for the promised bytes (which never come)
     // until the handshake deadline.
     refused_at_once_from_clients(oversized());
@@ -853,7 +792,6 @@ fn oversized_records_from_a_client_are_refused_at_once() {
 
 #[test]
 fn oversized_records_from_a_server_are_refused_at_once() {
-    let _g = shared();
     refused_at_once_from_servers(oversized());
 }
 
@@ -879,7 +817,6 @@ fn assert_deadline(r: &Refusal, limit: Duration, what: &str) {
 
 #[test]
 fn truncated_client_hello_then_eof_or_silence() {
-    let _g = shared();
     let pki = Pki::new();
     let limit = ms(1000);
     let acceptor = Acceptor::new(pki.server_policy().handshake_timeout(Some(limit))).unwrap();
@@ -931,7 +868,6 @@ fn truncated_client_hello_then_eof_or_silence() {
 
 #[test]
 fn truncated_server_hello_then_eof_or_silence() {
-    let _g = shared();
     let pki = Pki::new();
     let limit = ms(1000);
     let connector = Connector::new(pki.client_policy().handshake_timeout(Some(limit))).unwrap();
@@ -959,7 +895,6 @@ fn truncated_server_hello_then_eof_or_silence() {
 
 #[test]
 fn a_dripping_client_hits_the_handshake_deadline_as_a_total() {
-    let _g = shared();
     let pki = Pki::new();
     // A byte every 250 ms: a per-read timer of 1.5 s would never fire.
     let limit = ms(1500);
@@ -1010,7 +945,6 @@ fn a_dripping_client_hits_the_handshake_deadline_as_a_total() {
 
 #[test]
 fn a_dripping_or_stalling_server_hits_the_handshake_deadline() {
-    let _g = shared();
     let pki = Pki::new();
     let limit = ms(1500);
     let server = EchoServer::start(pki.acceptor());
@@ -1045,7 +979,6 @@ fn a_dripping_or_stalling_server_hits_the_handshake_deadline() {
 
 #[test]
 fn a_reset_mid_transfer_is_an_io_error_after_an_exact_prefix() {
-    let _g = shared();
     let pki = Pki::new();
     for reader in [Reader::Client, Reader::Server] {
         let t = transfer(
@@ -1075,7 +1008,6 @@ fn a_reset_mid_transfer_is_an_io_error_after_an_exact_prefix() {
 
 #[test]
 fn eof_in_the_middle_of_a_record_is_unexpected_eof_after_an_exact_prefix() {
-    let _g = shared();
     let pki = Pki::new();
     for version in versions() {
         for reader in [Reader::Client, Reader::Server] {
@@ -1099,7 +1031,6 @@ fn eof_in_the_middle_of_a_record_is_unexpected_eof_after_an_exact_prefix() {
 
 #[test]
 fn a_flipped_bit_after_the_handshake_never_yields_altered_plaintext() {
-    let _g = shared();
     let pki = Pki::new();
     for version in versions() {
         for reader in [Reader::Client, Reader::Server] {
@@ -1125,7 +1056,6 @@ fn a_flipped_bit_after_the_handshake_never_yields_altered_plaintext() {
 
 #[test]
 fn a_flipped_bit_in_the_handshake_fails_it_and_the_listener_serves_on() {
-    let _g = shared();
     let pki = Pki::new();
     let server = EchoServer::start(
         Acceptor::new(pki.server_policy().handshake_timeout(Some(secs(2)))).unwrap(),
@@ -1164,7 +1094,6 @@ const CLOSE_NOTIFY: &str = "15030300020100";
 
 #[test]
 fn a_forged_alert_during_the_handshake_is_a_tls_error() {
-    let _g = shared();
     let pki = Pki::new();
     let server = EchoServer::start(
         Acceptor::new(pki.server_policy().handshake_timeout(Some(secs(2)))).unwrap(),
@@ -1197,7 +1126,6 @@ fn a_forged_alert_during_the_handshake_is_a_tls_error() {
 
 #[test]
 fn a_forged_alert_after_the_handshake_is_an_error_not_an_end() {
-    let _g = shared();
     let pki = Pki::new();
     let chunks: Vec<Vec<u8>> = (0..40).map(|i| pattern(1000, i)).collect();
     for version in versions() {
@@ -1242,7 +1170,6 @@ fn a_forged_alert_after_the_handshake_is_an_error_not_an_end() {
 
 #[test]
 fn a_real_alert_after_the_handshake_is_a_tls_error_and_the_listener_serves_on() {
-    let _g = shared();
     let pki = Pki::new();
     // TLS 1.3 with a client certificate required: the client finishes its handshake
     // first, then the server refuses it with an encrypted alert.
@@ -1287,9 +1214,8 @@ fn a_real_alert_after_the_handshake_is_a_tls_error_and_the_listener_serves_on() 
 #[cfg(feature = "tls12")]
 #[test]
 fn renegotiation_from_an_openssl_server_is_refused() {
-    let _g = shared();
     let pki = Pki::new();
-    let files = PemFiles::new(&pki);
+    let files = pem_files(&pki);
     let connector =
         Connector::new(pki.client_policy().protocol_versions(&[Version::Tls12])).unwrap();
     let (mut server, port) = (0..5)
@@ -1309,7 +1235,7 @@ fn renegotiation_from_an_openssl_server_is_refused() {
                 "1",
             ];
             // No readiness probe: s_server takes one connection only.
-            let mut server = Peer::spawn_in(&files.dir, "openssl", &args, true);
+            let mut server = Peer::spawn_in(&files, "openssl", &args, true);
             server
                 .wait_for("ACCEPT", secs(10))
                 .then_some((server, port))
@@ -1383,13 +1309,12 @@ fn renegotiation_from_an_openssl_server_is_refused() {
 #[cfg(feature = "tls12")]
 #[test]
 fn renegotiation_from_an_openssl_client_is_refused_and_the_listener_serves_on() {
-    let _g = shared();
     let pki = Pki::new();
-    let files = PemFiles::new(&pki);
+    let files = pem_files(&pki);
     let server = EchoServer::start(
         Acceptor::new(pki.server_policy().handshake_timeout(Some(secs(2)))).unwrap(),
     );
-    let mut client = s_client_in(&files.dir, server.addr.port(), &["-tls1_2"], true);
+    let mut client = s_client_in(&files, server.addr.port(), &["-tls1_2"], true);
     assert!(
         client.wait_for("Verify return code: 0", secs(10)),
         "s_client handshake: {}",
@@ -1465,7 +1390,13 @@ fn renegotiation_from_an_openssl_client_is_refused_and_the_listener_serves_on() 
 
 #[test]
 fn a_flood_of_unfinished_handshakes_neither_stalls_nor_spins_the_listener() {
-    let _x = exclusive();
+    // Process CPU time is only meaningful with no other test running: own process.
+    if !in_child(
+        "hostile::a_flood_of_unfinished_handshakes_neither_stalls_nor_spins_the_listener",
+        &[],
+    ) {
+        return;
+    }
     let pki = Pki::new();
     let limit = secs(4);
     let server = EchoServer::start(

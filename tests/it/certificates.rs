@@ -1,7 +1,11 @@
 //! Certificate verification: rejected server certificates and why, the two `danger_*`
-//! switches, and client certificates (mutual TLS).
+//! switches, and client certificates (mutual TLS), with certificates made by rcgen over
+//! in-memory pairs. The catalogue of OpenSSL-made leaves served by a real `s_server` is
+//! in [`catalogue`].
 
-mod common;
+mod catalogue;
+
+use crate::common;
 use common::*;
 
 use std::sync::Arc;
@@ -100,14 +104,6 @@ async fn exchange(c: &mut TlsStream<DuplexStream>, s: &mut TlsStream<DuplexStrea
         },
     )
     .await;
-}
-
-/// The tlsport error inside an `io::Error` from a stream read or write.
-fn tls_error_of(err: std::io::Error) -> tlsport::Error {
-    *err.into_inner()
-        .expect("the io::Error carries a cause")
-        .downcast::<tlsport::Error>()
-        .expect("the cause is a tlsport::Error")
 }
 
 // ---- rejected server certificates ----
@@ -605,7 +601,7 @@ async fn client_sees_refusal(client: tlsport::Result<TlsStream<DuplexStream>>, w
                 .read(&mut buf)
                 .await
                 .expect_err("the server's refusal must reach the client's reads");
-            let err = tls_error_of(err);
+            let err = carried(err);
             assert_eq!(err.kind(), ErrorKind::Tls, "{what}: {err}");
             assert!(err.to_string().contains("alert"), "{what}: {err}");
         }

@@ -16,18 +16,13 @@ use std::io;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
-#[path = "compare/bulk.rs"]
 mod bulk;
-#[path = "compare/contenders.rs"]
 mod contenders;
-#[path = "compare/handshake.rs"]
 mod handshake;
-#[path = "compare/measure.rs"]
 mod measure;
-#[path = "compare/memory.rs"]
 mod memory;
 
 use bulk::Direction;

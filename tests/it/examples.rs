@@ -3,9 +3,9 @@
 //! the `server` example, with certificate files.
 //!
 //! The examples are (re)built once per run with `cargo build --examples` (a no-op when
-//! they are fresh): `cargo test --test examples` alone does not build them.
+//! they are fresh): `cargo test --test it examples::` alone does not build them.
 
-mod common;
+use crate::common::{self, TempDir};
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -345,41 +345,11 @@ fn split() {
         .stdout_has(&["client: reunited", "client: write half closed"]);
 }
 
-/// A folder of its own, removed at the end.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "tlsport-examples-{tag}-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn file(&self, name: &str, contents: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, contents).unwrap();
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Starts the `server` example on a free port with certificate files; returns it and
 /// the port it printed.
 fn start_server(dir: &TempDir, pki: &common::Pki) -> (Running, u16) {
-    let cert = dir.file("server.pem", &pki.server.cert);
-    let key = dir.file("server.key", &pki.server.key);
+    let cert = dir.write("server.pem", &pki.server.cert);
+    let key = dir.write("server.key", &pki.server.key);
     let mut command = example("server");
     command
         .args(["--port", "0", "--once", "--cert"])
@@ -399,7 +369,7 @@ fn start_server(dir: &TempDir, pki: &common::Pki) -> (Running, u16) {
 fn client_against_server_with_files() {
     let dir = TempDir::new("files");
     let pki = common::Pki::new();
-    let root = dir.file("root.pem", &pki.ca.root_pem);
+    let root = dir.write("root.pem", &pki.ca.root_pem);
     let (server, port) = start_server(&dir, &pki);
 
     let mut command = example("client");
@@ -439,7 +409,7 @@ fn client_against_server_with_files() {
 fn client_refuses_a_wrong_name() {
     let dir = TempDir::new("wrong-name");
     let pki = common::Pki::new();
-    let root = dir.file("root.pem", &pki.ca.root_pem);
+    let root = dir.write("root.pem", &pki.ca.root_pem);
     let (_server, port) = start_server(&dir, &pki);
 
     let mut command = example("client");

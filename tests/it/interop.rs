@@ -7,7 +7,7 @@
 //! reaps it by PID on drop (panics included); its stdout and stderr are captured and go into assertion messages.
 //! Every wait is bounded.
 
-mod common;
+use crate::common;
 use common::*;
 
 use std::io;
@@ -24,8 +24,6 @@ use tlsport::{
     Acceptor, CaBundle, ClientAuth, Connector, EofPolicy, ErrorKind, Identity, Listener, Policy,
     TcpStream, TlsStream, Version,
 };
-
-const PASSWORD: &str = "test-password";
 
 // ---------------------------------------------------------------------------------------
 // External processes
@@ -49,11 +47,6 @@ fn s_server_with(cert: &str, key: &str, flags: &[&str], piped_stdin: bool) -> (P
 // ---------------------------------------------------------------------------------------
 
 const STEP: Duration = Duration::from_secs(5);
-
-/// The tlsport error inside an `io::Error` from a stream, if there is one.
-fn tls_error(err: &io::Error) -> Option<&tlsport::Error> {
-    err.get_ref()?.downcast_ref::<tlsport::Error>()
-}
 
 fn leaf_der(file: &str) -> CertificateDer<'static> {
     CertificateDer::from_pem_file(pki_file(file)).expect("leaf certificate PEM")

@@ -1,11 +1,12 @@
 //! Replays every seed of `fuzz/corpus/<target>/` and every crash input of
 //! `fuzz/artifacts/<target>/` through the fuzz targets' own logic, so stable CI guards
-//! them. The logic is the fuzz crate's `fuzz/src/logic.rs`, included here (the root
-//! package cannot depend on the fuzz crate, which depends on tlsport).
+//! them. The logic is the fuzz crate's library, `fuzz/src/lib.rs` and its modules,
+//! included here (the root package cannot depend on the fuzz crate, which depends on
+//! tlsport).
 
 #[allow(dead_code, unreachable_pub)]
-#[path = "../fuzz/src/logic.rs"]
-mod logic;
+#[path = "../../fuzz/src/lib.rs"]
+mod fuzz;
 
 use std::path::{Path, PathBuf};
 
@@ -65,7 +66,7 @@ fn replay(target: &str, run: fn(&[u8])) {
             (Err(_), true) => eprintln!("{name}: still crashes (known open bug)"),
             (Ok(()), true) => panic!(
                 "{name} no longer crashes: remove it from fuzz/artifacts/known-open.txt \
-                 (and its skip in fuzz/src/logic.rs)"
+                 (and its skip in fuzz/src/{target}.rs)"
             ),
             (Err(panic), false) => {
                 eprintln!("fuzz input {} panicked", path.display());
@@ -77,27 +78,27 @@ fn replay(target: &str, run: fn(&[u8])) {
 
 #[test]
 fn client_handshake() {
-    replay("client_handshake", logic::run_client_handshake);
+    replay("client_handshake", fuzz::run_client_handshake);
 }
 
 #[test]
 fn server_handshake() {
-    replay("server_handshake", logic::run_server_handshake);
+    replay("server_handshake", fuzz::run_server_handshake);
 }
 
 #[test]
 fn stream_ops() {
-    replay("stream_ops", logic::run_stream_ops);
+    replay("stream_ops", fuzz::run_stream_ops);
 }
 
 #[test]
 fn load_identity() {
-    replay("load_identity", logic::run_load_identity);
+    replay("load_identity", fuzz::run_load_identity);
 }
 
 #[test]
 fn host_port() {
-    replay("host_port", logic::run_host_port);
+    replay("host_port", fuzz::run_host_port);
 }
 
 /// A few fixed inputs besides the files, so the logic stays exercised even with an
@@ -109,21 +110,21 @@ fn built_in_inputs() {
         b"\x04",
         b"\x01\x04\x00\x01\x02\x03\x16\x03\x01\x00\x05hello",
     ] {
-        logic::run_client_handshake(data);
-        logic::run_server_handshake(data);
-        logic::run_stream_ops(data);
-        logic::run_load_identity(data);
-        logic::run_host_port(data);
+        fuzz::run_client_handshake(data);
+        fuzz::run_server_handshake(data);
+        fuzz::run_stream_ops(data);
+        fuzz::run_load_identity(data);
+        fuzz::run_host_port(data);
     }
 }
 
 /// Writes the seed corpus: real flights captured between a tlsport client and server,
 /// plus small hand-made seeds. Run by hand when the input formats change:
-/// `cargo test --test fuzz_replay -- --ignored write_seed_corpus`.
+/// `cargo test --test it -- --ignored write_seed_corpus`.
 #[test]
 #[ignore = "writes fuzz/corpus; run by hand"]
 fn write_seed_corpus() {
-    for (target, name, data) in logic::seed_corpus() {
+    for (target, name, data) in fuzz::seed_corpus() {
         let dir = fuzz_dir().join("corpus").join(target);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(name), data).unwrap();

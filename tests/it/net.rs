@@ -1,7 +1,7 @@
 //! TCP: connect by name, IPv4 and IPv6 literals, ports and service names, and a Listener
 //! that no client can stall.
 
-mod common;
+use crate::common;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
