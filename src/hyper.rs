@@ -115,9 +115,9 @@ use std::task::{Context, Poll};
 
 use http::Uri;
 
+use crate::Connector;
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::{self, Port};
-use crate::Connector;
 
 pub use self::stream::HttpsStream;
 
@@ -290,16 +290,34 @@ mod tests {
 
     #[test]
     fn default_ports_and_explicit_ones() {
-        assert_eq!(target("https://example.com/a", false).unwrap(), ok(true, "example.com", 443));
-        assert_eq!(target("http://example.com", false).unwrap(), ok(false, "example.com", 80));
-        assert_eq!(target("https://example.com:8443", false).unwrap(), ok(true, "example.com", 8443));
-        assert_eq!(target("HTTPS://Example.com:1/", true).unwrap(), ok(true, "Example.com", 1));
+        assert_eq!(
+            target("https://example.com/a", false).unwrap(),
+            ok(true, "example.com", 443)
+        );
+        assert_eq!(
+            target("http://example.com", false).unwrap(),
+            ok(false, "example.com", 80)
+        );
+        assert_eq!(
+            target("https://example.com:8443", false).unwrap(),
+            ok(true, "example.com", 8443)
+        );
+        assert_eq!(
+            target("HTTPS://Example.com:1/", true).unwrap(),
+            ok(true, "Example.com", 1)
+        );
     }
 
     #[test]
     fn ipv6_literals_keep_their_brackets() {
-        assert_eq!(target("https://[::1]:8443/", false).unwrap(), ok(true, "[::1]", 8443));
-        assert_eq!(target("http://[::1]/", false).unwrap(), ok(false, "[::1]", 80));
+        assert_eq!(
+            target("https://[::1]:8443/", false).unwrap(),
+            ok(true, "[::1]", 8443)
+        );
+        assert_eq!(
+            target("http://[::1]/", false).unwrap(),
+            ok(false, "[::1]", 80)
+        );
     }
 
     #[test]

@@ -11,8 +11,8 @@ use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use futures_io::{AsyncRead, AsyncWrite};
 use ::hyper::rt::{Read, ReadBufCursor, Write};
+use futures_io::{AsyncRead, AsyncWrite};
 
 use super::stream::{HttpsStream, Inner};
 use crate::TlsStream;

@@ -2,8 +2,8 @@
 
 use std::fmt;
 
-use async_net::TcpStream;
 use ::hyper_util::client::legacy::connect::{Connected, Connection};
+use async_net::TcpStream;
 
 use crate::{SessionInfo, TlsStream};
 
