@@ -70,6 +70,11 @@
 //! `http/1.1` picked, the pool keeps one HTTP/1.1 connection per request in flight. Plain
 //! `http://` is always HTTP/1.1 here (no `h2c` upgrade).
 //!
+//! The pool learns that a host speaks HTTP/2 from a finished handshake, so a burst of
+//! requests to a host with no connection yet opens one connection per request (hyper-util
+//! does this with any connector); the requests after them share one. Send one request
+//! first, or build the client with `http2_only(true)` when every server speaks HTTP/2.
+//!
 //! # Errors
 //!
 //! The connector fails with [`tlsport::Error`](crate::Error). hyper-util's client wraps it
