@@ -112,6 +112,7 @@
 
 mod rt;
 mod stream;
+mod tcp;
 
 use std::fmt;
 use std::future::Future;
@@ -192,11 +193,12 @@ impl HttpsConnector {
         // A socket that cannot take the option is broken, and its next read or write says
         // so; there is nothing to gain from failing here instead.
         let _ = tcp.set_nodelay(true);
+        let tcp = tcp::Tcp::new(tcp);
         if !target.tls {
-            return Ok(HttpsStream::from(tcp));
+            return Ok(HttpsStream::plain(tcp));
         }
         let tls = self.connector.connect_with(&target.host, tcp).await?;
-        Ok(HttpsStream::from(tls))
+        Ok(HttpsStream::tls(tls))
     }
 }
 

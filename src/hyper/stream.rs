@@ -5,6 +5,7 @@ use std::fmt;
 use ::hyper_util::client::legacy::connect::{Connected, Connection};
 use async_net::TcpStream;
 
+use super::tcp::Tcp;
 use crate::{SessionInfo, TlsStream};
 
 /// A connection made by [`HttpsConnector`](super::HttpsConnector): TLS for `https://`,
@@ -22,17 +23,14 @@ use crate::{SessionInfo, TlsStream};
 /// }
 /// # }
 /// ```
-///
-/// Made by the connector, or from a [`TlsStream`] or a [`TcpStream`] (`From`) for a
-/// connector of your own.
 pub struct HttpsStream {
     inner: Inner,
 }
 
 pub(super) enum Inner {
-    Plain(TcpStream),
+    Plain(Tcp),
     /// Boxed: a TLS stream is about a hundred times the size of a TCP one.
-    Tls(Box<TlsStream<TcpStream>>),
+    Tls(Box<TlsStream<Tcp>>),
 }
 
 impl HttpsStream {
@@ -52,8 +50,8 @@ impl HttpsStream {
     /// The TCP connection underneath (its addresses, its socket options).
     pub fn get_ref(&self) -> &TcpStream {
         match &self.inner {
-            Inner::Plain(tcp) => tcp,
-            Inner::Tls(tls) => tls.get_ref(),
+            Inner::Plain(tcp) => tcp.get_ref(),
+            Inner::Tls(tls) => tls.get_ref().get_ref(),
         }
     }
 
@@ -62,18 +60,16 @@ impl HttpsStream {
     }
 }
 
-impl From<TlsStream<TcpStream>> for HttpsStream {
-    fn from(tls: TlsStream<TcpStream>) -> HttpsStream {
-        HttpsStream {
-            inner: Inner::Tls(Box::new(tls)),
-        }
-    }
-}
-
-impl From<TcpStream> for HttpsStream {
-    fn from(tcp: TcpStream) -> HttpsStream {
+impl HttpsStream {
+    pub(super) fn plain(tcp: Tcp) -> HttpsStream {
         HttpsStream {
             inner: Inner::Plain(tcp),
+        }
+    }
+
+    pub(super) fn tls(tls: TlsStream<Tcp>) -> HttpsStream {
+        HttpsStream {
+            inner: Inner::Tls(Box::new(tls)),
         }
     }
 }
