@@ -26,7 +26,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 #[path = "compare/measure.rs"]
@@ -128,6 +127,26 @@ impl ServerProcess {
     }
 }
 
+impl ServerProcess {
+    /// The server's CPU time so far (user + system), from /proc/PID/stat.
+    fn cpu_secs(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        let Some(close) = stat.rfind(')') else {
+            return 0.0;
+        };
+        let fields: Vec<f64> = stat[close + 2..]
+            .split_whitespace()
+            .map(|f| f.parse().unwrap_or(0.0))
+            .collect();
+        // utime and stime: fields 14 and 15 of the line, 11 and 12 after the name.
+        fields
+            .get(11)
+            .zip(fields.get(12))
+            .map_or(0.0, |(u, s)| (u + s) / 100.0)
+    }
+}
+
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         // Closing its standard input ends the server; kill it if it lingers.
@@ -163,6 +182,8 @@ fn http_section(params: &Params) {
         let mut rates: Vec<Vec<f64>> = vec![Vec::new(); Contender::ALL.len()];
         let mut costs: Vec<Vec<f64>> = vec![Vec::new(); Contender::ALL.len()];
         let load = LoadWatch::start();
+        let server_cpu = server.cpu_secs();
+        let started = std::time::Instant::now();
         for run in 0..params.runs {
             // Alternate the order from run to run, so no contender always goes first.
             let mut order: Vec<usize> = (0..Contender::ALL.len()).collect();
@@ -207,10 +228,12 @@ fn http_section(params: &Params) {
                 vs
             );
         }
+        let server_cores = (server.cpu_secs() - server_cpu) / started.elapsed().as_secs_f64();
         println!(
-            "{:<28} (other processes used {:.2} cores meanwhile)",
+            "{:<28} (the server used {:.2} cores, other processes {:.2})",
             "",
-            load.other_cores()
+            server_cores,
+            (load.other_cores() - server_cores).max(0.0)
         );
     }
     println!("vs h-r: (req/s ratio)/(CPU per request ratio) against hyper-rustls on tokio");

@@ -1,7 +1,7 @@
 //! HTTPS for hyper 1 and hyper-util's pooled client, on any runtime (feature `hyper`).
 //!
 //! - [`HttpsConnector`] is the connector of hyper-util's legacy pooled
-//!   [`Client`](hyper_util::client::legacy::Client): `https://` URIs over TLS through a
+//!   `Client` (`hyper_util::client::legacy::Client`): `https://` URIs over TLS through a
 //!   [`Connector`] (its policy's roots, ALPN, timeouts and session cache), `http://` over
 //!   plain TCP unless [`HttpsConnector::https_only`] refuses it.
 //! - [`HttpsStream`] is what it connects: hyper's I/O traits, and hyper-util's
@@ -35,12 +35,12 @@
 //! smol::block_on(async {
 //!     // Offer h2 to get HTTP/2 from servers that speak it (one connection, multiplexed).
 //!     let connector = Connector::new(Policy::new().alpn_protocols(["h2", "http/1.1"]))?;
-//!     let client = Client::builder(SmolExecutor).build(HttpsConnector::new(connector));
+//!     let client: Client<_, Empty<Bytes>> =
+//!         Client::builder(SmolExecutor).build(HttpsConnector::new(connector));
 //!     let response = client.get("https://example.com/".parse()?).await?;
 //!     let version = response.version();
 //!     let body = response.into_body().collect().await?.to_bytes();
 //!     println!("{version:?}: {} bytes", body.len());
-//!     # let _ = Empty::<Bytes>::new();
 //!     Ok(())
 //! })
 //! # }
@@ -79,7 +79,7 @@
 //!
 //! The connector fails with [`tlsport::Error`](crate::Error). hyper-util's client wraps it
 //! (`client error (Connect)`), and it stays in the error's `source()` chain, so the
-//! [`ErrorKind`](crate::ErrorKind) is one downcast away, a rejected certificate included:
+//! [`ErrorKind`] is one downcast away, a rejected certificate included:
 //!
 //! ```
 //! use std::error::Error as StdError;
@@ -160,7 +160,7 @@ impl HttpsConnector {
     }
 
     /// With `true`, `http://` URIs are refused with
-    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) before any connection
+    /// [`ErrorKind::InvalidInput`] before any connection
     /// is made, so nothing is ever sent in the clear. Default `false`.
     pub fn https_only(mut self, yes: bool) -> HttpsConnector {
         self.https_only = yes;
@@ -177,7 +177,7 @@ impl HttpsConnector {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput), naming the URI, for a
+    /// [`ErrorKind::InvalidInput`], naming the URI, for a
     /// scheme other than `https` and `http`, a URI without a host, or `http://` under
     /// [`HttpsConnector::https_only`]; otherwise those of [`Connector::connect`]
     /// (resolution, connection, timeouts, the handshake, the certificate).
