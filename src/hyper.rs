@@ -144,8 +144,7 @@ pub use self::stream::HttpsStream;
 /// Eyeballs within [`Policy::connect_timeout`](crate::Policy::connect_timeout), then runs
 /// the TLS handshake within
 /// [`Policy::handshake_timeout`](crate::Policy::handshake_timeout), verifying the
-/// certificate for that host and sending it as SNI, exactly as [`Connector::connect`]
-/// does. An `http://` URI gets a plain TCP connection (port 80 by default) within the same
+/// certificate for that host and sending it as SNI, as [`Connector::connect`] does. An `http://` URI gets a plain TCP connection (port 80 by default) within the same
 /// connect timeout, unless [`HttpsConnector::https_only`] is set.
 ///
 /// Cloning is cheap: the [`Connector`] inside is shared, and with it the session cache, so
@@ -167,9 +166,8 @@ impl HttpsConnector {
         }
     }
 
-    /// With `true`, `http://` URIs are refused with
-    /// [`ErrorKind::InvalidInput`] before any connection
-    /// is made, so nothing is ever sent in the clear. Default `false`.
+    /// With `true`, `http://` URIs are refused with [`ErrorKind::InvalidInput`] before any
+    /// connection is made, so nothing is ever sent in the clear. Default `false`.
     pub fn https_only(mut self, yes: bool) -> HttpsConnector {
         self.https_only = yes;
         self
@@ -185,10 +183,10 @@ impl HttpsConnector {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidInput`], naming the URI, for a
-    /// scheme other than `https` and `http`, a URI without a host, or `http://` under
-    /// [`HttpsConnector::https_only`]; otherwise those of [`Connector::connect`]
-    /// (resolution, connection, timeouts, the handshake, the certificate).
+    /// [`ErrorKind::InvalidInput`], naming the URI, for a scheme other than `https` and
+    /// `http`, a URI without a host, or `http://` under [`HttpsConnector::https_only`];
+    /// otherwise those of [`Connector::connect`] (an invalid server name, resolution,
+    /// connection, timeouts, the handshake, the certificate).
     ///
     /// # Cancel safety
     ///
@@ -196,6 +194,10 @@ impl HttpsConnector {
     pub async fn connect(&self, uri: &Uri) -> Result<HttpsStream> {
         let target = Target::of(uri, self.https_only)?;
         let policy = self.connector.policy();
+        if target.tls && policy.server_name.is_none() {
+            // As `Connector::connect`: a host that cannot be verified fails before any I/O.
+            crate::connector::server_name(&target.host)?;
+        }
         let port = Port::from(target.port);
         let tcp = net::connect_tcp(&target.host, port, policy.connect_timeout).await?;
         // A socket that cannot take the option is broken, and its next read or write says
