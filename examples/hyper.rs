@@ -1,29 +1,81 @@
-//! HTTP/1.1 and HTTP/2 with hyper 1.x over tlsport, client and server in one process.
-//!
-//! hyper 1.x brings its own I/O traits (`hyper::rt::Read` and `Write`) and needs an
-//! executor for HTTP/2. `smol-hyper` provides both for `futures-io` streams:
-//! `FuturesIo` wraps a `TlsStream` for hyper, and `SmolExecutor` runs hyper's background
-//! tasks on a smol executor. No adapter code of our own is needed.
+//! HTTPS with hyper 1 over tlsport on smol: hyper-util's pooled `Client` through
+//! `tlsport::hyper::HttpsConnector`, against a hyper server that serves a `TlsStream`
+//! directly. No tokio runtime and no adapter crate.
 //!
 //! Which HTTP version to speak is decided in the TLS handshake by ALPN: the server offers
-//! `h2` and `http/1.1`, each client offers what it can speak, and both sides read the
-//! outcome from `info().alpn_protocol`.
+//! `h2` and `http/1.1`; one client offers only `http/1.1`, the other `h2` first. The pool
+//! learns the outcome from the connector (`Connected::negotiated_h2`): over HTTP/1.1 it
+//! keeps a connection per request in flight, over HTTP/2 it sends them all over one.
 //!
-//! Run it with `cargo run --example hyper`. It needs no arguments, files or network.
+//! hyper asks the program for an executor (where to run its connection tasks) and,
+//! optionally, a timer (to close idle pooled connections): on smol, the few lines of
+//! `SmolExecutor` and `SmolTimer` below. On async-std, spawn with
+//! `async_std::task::spawn(future);` and build the same timer over `async_io::Timer`; on
+//! tokio, use `hyper_util::rt::{TokioExecutor, TokioTimer}` (hyper-util's `tokio` feature):
+//! tlsport's sockets run on async-io's reactor under any executor.
+//!
+//! Run it with `cargo run --example hyper --features hyper`. It needs no arguments, files
+//! or network.
 
 mod support;
 
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
-use hyper::{Request, Response, header};
-use smol::Executor;
-use smol_hyper::rt::{FuturesIo, SmolExecutor, SmolTimer};
-use support::{BoxError, Pki, describe};
-use tlsport::{Acceptor, CaBundle, Connector, Listener, Policy, TcpStream, TlsStream};
+use hyper::{Request, Response};
+use hyper_util::client::legacy::Client;
+use smol::Timer;
+use smol::net::TcpListener;
+use support::{BoxError, Pki};
+use tlsport::hyper::HttpsConnector;
+use tlsport::{Acceptor, CaBundle, Connector, Policy, SessionInfo, TcpStream, TlsStream};
+
+// ---- executor glue: hyper's tasks on smol ----
+
+/// Runs hyper's connection tasks on smol's global executor.
+#[derive(Clone, Copy, Debug)]
+struct SmolExecutor;
+
+impl<F: Future<Output: Send> + Send + 'static> hyper::rt::Executor<F> for SmolExecutor {
+    fn execute(&self, future: F) {
+        smol::spawn(future).detach();
+    }
+}
+
+/// hyper's timer over smol's (async-io's) `Timer`.
+#[derive(Clone, Copy, Debug)]
+struct SmolTimer;
+
+impl hyper::rt::Timer for SmolTimer {
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
+        Box::pin(Sleep(Timer::after(duration)))
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
+        Box::pin(Sleep(Timer::at(deadline)))
+    }
+}
+
+struct Sleep(Timer);
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        Pin::new(&mut self.0).poll(cx).map(drop)
+    }
+}
+
+impl hyper::rt::Sleep for Sleep {}
+
+// ---- the program ----
 
 fn main() -> Result<(), BoxError> {
     let pki = Pki::new()?;
@@ -33,38 +85,90 @@ fn main() -> Result<(), BoxError> {
             .identity(pki.server.clone())
             .alpn_protocols(["h2", "http/1.1"]),
     )?;
-    // Two clients: one that can only speak HTTP/1.1, one that prefers HTTP/2.
+    // The clients trust the example's root only (a real one keeps the default CaBundle).
     let trust = Policy::new()
         .ca_bundle(CaBundle::Empty)
         .add_root_certificate(pki.root.clone());
-    let http1_only = Connector::new(trust.clone().alpn_protocols(["http/1.1"]))?;
-    let http2_first = Connector::new(trust.alpn_protocols(["h2", "http/1.1"]))?;
 
-    // One smol executor for everything: server tasks, hyper's connection tasks.
-    let ex = Arc::new(Executor::new());
-    smol::block_on(ex.run(async {
-        let listener = acceptor.bind("127.0.0.1", 0).await?;
+    smol::block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
         println!("hyper server on 127.0.0.1:{port}");
-        ex.spawn(server(listener, ex.clone())).detach();
+        smol::spawn(server(listener, acceptor)).detach();
 
-        for connector in [&http1_only, &http2_first] {
-            get(connector, port, &ex).await?;
+        for alpn in [&["http/1.1"][..], &["h2", "http/1.1"]] {
+            let connector = Connector::new(trust.clone().alpn_protocols(alpn))?;
+            // https_only: this client never sends anything in the clear.
+            let https = HttpsConnector::new(connector).https_only(true);
+            let client: Client<_, Empty<Bytes>> = Client::builder(SmolExecutor)
+                .timer(SmolTimer)
+                .pool_timer(SmolTimer)
+                .pool_idle_timeout(Duration::from_secs(30))
+                .build(https);
+            let name = if alpn.len() == 1 { "http1" } else { "h2" };
+            let before = HANDSHAKES.load(Ordering::Relaxed);
+            // One request, then three at once. Over HTTP/1.1 the pool opens a connection
+            // for each request in flight; over HTTP/2 all share the first connection.
+            // (A burst to a host with no connection yet would open one each: the pool
+            // learns that a server speaks HTTP/2 only from a finished handshake.)
+            println!("client: {}", get(&client, port, name, 1).await?);
+            let burst = (2..=4).map(|n| get(&client, port, name, n));
+            for line in futures::future::join_all(burst).await {
+                println!("client: {}", line?);
+            }
+            if name == "h2" {
+                let handshakes = HANDSHAKES.load(Ordering::Relaxed) - before;
+                println!("server: 4 HTTP/2 requests over {handshakes} TLS connection(s)");
+            }
         }
         Ok(())
-    }))
+    })
 }
 
-/// The server: each finished handshake gets a task that serves HTTP on it.
-async fn server(listener: Listener, ex: Arc<Executor<'static>>) {
+/// One GET of `/<name>/<n>`: "<version> <status> (alpn=<protocol>): <body>".
+async fn get(
+    client: &Client<HttpsConnector, Empty<Bytes>>,
+    port: u16,
+    name: &str,
+    n: u32,
+) -> Result<String, BoxError> {
+    let uri = format!("https://localhost:{port}/{name}/{n}");
+    let response = client.get(uri.parse()?).await?;
+    // hyper-util hands every response the connection's SessionInfo.
+    let alpn = response
+        .extensions()
+        .get::<SessionInfo>()
+        .and_then(|info| info.alpn_protocol.clone())
+        .map(|p| String::from_utf8_lossy(&p).into_owned());
+    let (version, status) = (response.version(), response.status());
+    let body = response.into_body().collect().await?.to_bytes();
+    Ok(format!(
+        "{version:?} {status} (alpn={}): {}",
+        alpn.as_deref().unwrap_or("none"),
+        String::from_utf8_lossy(&body).trim_end()
+    ))
+}
+
+/// TLS handshakes the server finished.
+static HANDSHAKES: AtomicUsize = AtomicUsize::new(0);
+
+/// The server: a task per connection, each serving HTTP on a `TlsStream` with hyper.
+async fn server(listener: TcpListener, acceptor: Acceptor) {
     loop {
-        let (stream, peer) = match listener.accept().await {
+        let (tcp, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(e) => return eprintln!("server: {e}"),
         };
-        let task_ex = ex.clone();
-        ex.spawn(async move {
-            if let Err(e) = serve_http(stream, task_ex).await {
+        let acceptor = acceptor.clone();
+        smol::spawn(async move {
+            let result = match acceptor.accept(tcp).await {
+                Ok(tls) => {
+                    HANDSHAKES.fetch_add(1, Ordering::Relaxed);
+                    serve_http(tls).await
+                }
+                Err(e) => Err(e.into()),
+            };
+            if let Err(e) = result {
                 eprintln!("server: {peer}: {e}");
             }
         })
@@ -72,23 +176,19 @@ async fn server(listener: Listener, ex: Arc<Executor<'static>>) {
     }
 }
 
-/// Serves one connection with the HTTP version ALPN chose.
-async fn serve_http(
-    stream: TlsStream<TcpStream>,
-    ex: Arc<Executor<'static>>,
-) -> Result<(), BoxError> {
-    let h2 = stream.info().alpn_protocol.as_deref() == Some(b"h2");
-    let io = FuturesIo::new(stream);
+/// Serves one connection with the HTTP version ALPN chose. hyper's servers take the
+/// `TlsStream` as it is: it implements `hyper::rt::Read` and `Write`.
+async fn serve_http(tls: TlsStream<TcpStream>) -> Result<(), BoxError> {
     let service = service_fn(hello);
-    if h2 {
-        hyper::server::conn::http2::Builder::new(SmolExecutor::new(ex))
-            .timer(SmolTimer::new())
-            .serve_connection(io, service)
+    if tls.info().alpn_protocol.as_deref() == Some(b"h2") {
+        hyper::server::conn::http2::Builder::new(SmolExecutor)
+            .timer(SmolTimer)
+            .serve_connection(tls, service)
             .await?;
     } else {
         hyper::server::conn::http1::Builder::new()
-            .timer(SmolTimer::new())
-            .serve_connection(io, service)
+            .timer(SmolTimer)
+            .serve_connection(tls, service)
             .await?;
     }
     Ok(())
@@ -101,50 +201,4 @@ async fn hello(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infa
         request.uri().path()
     );
     Ok(Response::new(Full::new(Bytes::from(body))))
-}
-
-/// One GET request on a new connection, over whichever HTTP version ALPN picked.
-async fn get(
-    connector: &Connector,
-    port: u16,
-    ex: &Arc<Executor<'static>>,
-) -> Result<(), BoxError> {
-    let stream = connector.connect("127.0.0.1", port).await?;
-    println!("client: {}", describe(&stream.info()));
-    let h2 = stream.info().alpn_protocol.as_deref() == Some(b"h2");
-    let io = FuturesIo::new(stream);
-
-    let (status, version, body) = if h2 {
-        let (mut sender, connection) =
-            hyper::client::conn::http2::handshake(SmolExecutor::new(ex.clone()), io).await?;
-        // The connection future drives the socket; it ends when the sender is dropped.
-        let connection = ex.spawn(connection);
-        // HTTP/2 takes the scheme and authority from an absolute URI.
-        let request =
-            Request::get(format!("https://127.0.0.1:{port}/h2")).body(Empty::<Bytes>::new())?;
-        let response = sender.send_request(request).await?;
-        let (parts, body) = response.into_parts();
-        let body = body.collect().await?.to_bytes();
-        drop(sender);
-        connection.await?;
-        (parts.status, parts.version, body)
-    } else {
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await?;
-        let connection = ex.spawn(connection);
-        let request = Request::get("/http1")
-            .header(header::HOST, format!("127.0.0.1:{port}"))
-            .body(Empty::<Bytes>::new())?;
-        let response = sender.send_request(request).await?;
-        let (parts, body) = response.into_parts();
-        let body = body.collect().await?.to_bytes();
-        drop(sender);
-        // HTTP/1 closes the stream when done: close_notify, then FIN.
-        connection.await?;
-        (parts.status, parts.version, body)
-    };
-    print!(
-        "client: {version:?} {status}: {}",
-        String::from_utf8_lossy(&body)
-    );
-    Ok(())
 }

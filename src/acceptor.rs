@@ -81,6 +81,17 @@ impl Acceptor {
     pub fn policy(&self) -> &Policy {
         &self.inner.policy
     }
+
+    /// The compiled rustls configuration, for other rustls servers (tokio-rustls, quinn,
+    /// tonic) built from the same [`Policy`]: identities, client authentication, ALPN,
+    /// versions, session cache.
+    ///
+    /// It is a [rustls 0.23](crate::rustls) `ServerConfig`: the other crate must use
+    /// rustls 0.23 too (any 0.23.x), or the types do not match. The policy's handshake
+    /// timeout and [`EofPolicy`](crate::EofPolicy) are tlsport's and do not travel with it.
+    pub fn rustls_config(&self) -> Arc<ServerConfig> {
+        self.inner.config.clone()
+    }
 }
 
 impl From<Arc<ServerConfig>> for Acceptor {

@@ -195,6 +195,23 @@ impl Connector {
         &self.inner.policy
     }
 
+    /// The compiled rustls configuration, for other rustls users: one [`Policy`] (its
+    /// roots, client identity, ALPN, versions, session cache) also serves reqwest,
+    /// hyper-rustls, tonic, quinn or async-tungstenite.
+    ///
+    /// It is a [rustls 0.23](crate::rustls) `ClientConfig`: the other crate must use
+    /// rustls 0.23 too (any 0.23.x: cargo compiles one), or the types do not match. For
+    /// reqwest 0.13 (feature `rustls-no-provider`, which brings no second crypto
+    /// provider), hand it over by value: `use_preconfigured_tls(Arc::unwrap_or_clone(
+    /// connector.rustls_config()))`; reqwest replaces its ALPN protocols with its own.
+    ///
+    /// The policy's timeouts, [`EofPolicy`](crate::EofPolicy) and the host name check of
+    /// [`Policy::server_name`] are tlsport's, not rustls's: they do not travel with the
+    /// configuration.
+    pub fn rustls_config(&self) -> Arc<ClientConfig> {
+        self.inner.config.clone()
+    }
+
     /// The name to verify: the policy's override, else `host`.
     fn name_for(&self, host: &str) -> Result<ServerName<'static>> {
         server_name(self.inner.policy.server_name.as_deref().unwrap_or(host))

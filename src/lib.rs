@@ -73,6 +73,8 @@
 //!   PKCS#8 keys (PBES2: PBKDF2 or scrypt, AES or 3DES), as OpenSSL 3 writes them.
 //! - `pkcs12` (default): [`Identity::from_pkcs12`], modern (AES/PBKDF2) and legacy
 //!   (RC2/3DES) PKCS#12 archives.
+//! - `hyper`: the `tlsport::hyper` module, an HTTPS connector for hyper-util's pooled
+//!   client on any runtime, and hyper's I/O traits on [`TlsStream`].
 //!
 //! # Caveats
 //!
@@ -164,6 +166,10 @@ mod policy;
 mod split;
 mod stream;
 mod trust;
+
+#[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+pub mod hyper;
 
 // ---- public interface ----
 //

@@ -30,6 +30,9 @@ use crate::policy::{EofPolicy, Version};
 
 use self::readahead::ReadAhead;
 
+#[cfg(feature = "hyper")]
+mod read_into;
+
 /// A TLS connection over a transport `S`, on the client or the server side.
 ///
 /// It implements `futures-io`'s [`AsyncRead`] and [`AsyncWrite`] (vectored writes too),

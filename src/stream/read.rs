@@ -30,7 +30,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
     /// Hands rustls the bytes read ahead and processes them. What that makes rustls
     /// send (a KeyUpdate reply, a refusal to renegotiate) goes out now, without waiting
     /// on the transport: a peer may be waiting for it before it sends anything more.
-    fn feed_readahead(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+    pub(super) fn feed_readahead(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
         let mut data = self.readahead.data();
         let n = self.conn.read_tls(&mut data)?;
         self.readahead.consume(n);

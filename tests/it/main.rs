@@ -18,6 +18,8 @@ mod eof_close;
 mod examples;
 mod fuzz_replay;
 mod handshake;
+#[cfg(feature = "hyper")]
+mod hyper;
 mod hostile;
 mod interop;
 mod listener;
