@@ -18,9 +18,9 @@ mod eof_close;
 mod examples;
 mod fuzz_replay;
 mod handshake;
+mod hostile;
 #[cfg(feature = "hyper")]
 mod hyper;
-mod hostile;
 mod interop;
 mod listener;
 mod loading;
