@@ -193,7 +193,9 @@ fn a_panicking_waker_does_not_stop_the_thread() {
 #[test]
 fn deadlines_outlive_a_dead_thread() {
     let ticker = Ticker::start().expect("a thread");
-    let mut waiting = pin!(Deadline::on(Some(ticker), Duration::from_millis(400)));
+    // Far enough off that the thread is surely dead before it is due, even on a loaded
+    // machine (at 400 ms the thread sometimes fired it first).
+    let mut waiting = pin!(Deadline::on(Some(ticker), Duration::from_secs(3)));
     let killer = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(50));
         ticker.kill.store(true, Ordering::Release);
