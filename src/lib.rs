@@ -152,6 +152,7 @@
 // deadline.rs serves both connects (net) and handshakes (stream), so it sits at the top.
 mod acceptor;
 mod backend;
+mod client_hello;
 mod connector;
 mod deadline;
 mod duplex;
@@ -159,6 +160,7 @@ mod error;
 mod identity;
 mod listener;
 mod load;
+mod maybe_tls;
 mod net;
 mod policy;
 mod split;
@@ -171,11 +173,13 @@ mod trust;
 // paths (`tlsport::Policy`, `tlsport::TcpStream`, ...) are the API, the modules are not.
 pub use crate::acceptor::Acceptor;
 pub use crate::backend::{Backend, default_backend, set_default_backend};
+pub use crate::client_hello::ClientHello;
 pub use crate::connector::{Connector, Proto};
 pub use crate::duplex::{DuplexStream, duplex};
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::identity::{Identity, ObjectKind};
 pub use crate::listener::{Incoming, Listener};
+pub use crate::maybe_tls::{MaybeTls, Rewind};
 pub use crate::net::Port;
 pub use crate::policy::{ClientAuth, EofPolicy, Policy, Version};
 pub use crate::split::{ReadHalf, ReuniteError, WriteHalf};

@@ -24,6 +24,7 @@ mod listener;
 mod loading;
 mod net;
 mod runtimes;
+mod server_power;
 mod split;
 mod transport;
 mod trust;
