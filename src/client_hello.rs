@@ -37,7 +37,11 @@ impl<S> ClientHello<S> {
             .alpn()
             .map(|protocols| protocols.map(<[u8]>::to_vec).collect())
             .unwrap_or_default();
-        let cipher_suites = hello.cipher_suites().iter().map(|s| u16::from(*s)).collect();
+        let cipher_suites = hello
+            .cipher_suites()
+            .iter()
+            .map(|s| u16::from(*s))
+            .collect();
         ClientHello {
             io,
             accepted,
@@ -96,7 +100,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ClientHello<S> {
 
 impl<S: fmt::Debug> fmt::Debug for ClientHello<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let alpn: Vec<_> = self.alpn.iter().map(|p| String::from_utf8_lossy(p)).collect();
+        let alpn: Vec<_> = self
+            .alpn
+            .iter()
+            .map(|p| String::from_utf8_lossy(p))
+            .collect();
         f.debug_struct("ClientHello")
             .field("server_name", &self.server_name)
             .field("alpn_protocols", &alpn)

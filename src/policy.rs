@@ -28,8 +28,8 @@ use crate::trust::{self, CaBundle};
 use self::pieces::LoadedPieces;
 
 pub(crate) use self::compile::{client_config, server_config};
-pub(crate) use self::sni::Names;
 pub use self::options::{ClientAuth, EofPolicy, Version};
+pub(crate) use self::sni::Names;
 
 /// Everything a [`Connector`](crate::Connector) or an [`Acceptor`](crate::Acceptor) needs
 /// to know: who I am, whom I trust, what I speak, how strict I am.

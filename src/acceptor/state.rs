@@ -47,7 +47,9 @@ impl Compiled {
     /// and no default): their ClientHello is read before rustls answers it, so that the
     /// refusal is the `unrecognized_name` alert.
     pub(crate) fn refuses_some_names(&self) -> bool {
-        self.names.as_ref().is_some_and(|names| !names.has_default())
+        self.names
+            .as_ref()
+            .is_some_and(|names| !names.has_default())
     }
 
     /// An error when this configuration has no identity for `server_name`.
@@ -81,7 +83,10 @@ impl Current {
     /// A snapshot: what one handshake uses from start to end.
     pub(crate) fn get(&self) -> Arc<Compiled> {
         // Nothing panics while holding the lock; a poisoned one still holds a whole value.
-        self.0.read().unwrap_or_else(PoisonError::into_inner).clone()
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     pub(crate) fn set(&self, compiled: Compiled) {

@@ -201,8 +201,7 @@ impl Pattern {
             Pattern::Exact(name) => name.clone(),
             Pattern::Wildcard(parent) => format!("wildcard-check.{parent}"),
         };
-        let (Some(leaf), Ok(name)) = (identity.chain().first(), ServerName::try_from(name))
-        else {
+        let (Some(leaf), Ok(name)) = (identity.chain().first(), ServerName::try_from(name)) else {
             return false;
         };
         webpki::EndEntityCert::try_from(leaf)
@@ -249,12 +248,31 @@ mod tests {
     fn patterns_are_normalised_and_checked() {
         let exact = |s: &str| Pattern::Exact(s.to_owned());
         let wild = |s: &str| Pattern::Wildcard(s.to_owned());
-        assert_eq!(Pattern::parse("WWW.Example.COM").unwrap(), exact("www.example.com"));
-        assert_eq!(Pattern::parse("example.com.").unwrap(), exact("example.com"));
-        assert_eq!(Pattern::parse("*.Example.com").unwrap(), wild("example.com"));
+        assert_eq!(
+            Pattern::parse("WWW.Example.COM").unwrap(),
+            exact("www.example.com")
+        );
+        assert_eq!(
+            Pattern::parse("example.com.").unwrap(),
+            exact("example.com")
+        );
+        assert_eq!(
+            Pattern::parse("*.Example.com").unwrap(),
+            wild("example.com")
+        );
         for bad in [
-            "", "*", "*.", "a.*.com", "*.*.com", "w*.example.com", "127.0.0.1", "::1",
-            "bücher.example", "exa mple.com", "-a.example.com", "a..b",
+            "",
+            "*",
+            "*.",
+            "a.*.com",
+            "*.*.com",
+            "w*.example.com",
+            "127.0.0.1",
+            "::1",
+            "bücher.example",
+            "exa mple.com",
+            "-a.example.com",
+            "a..b",
         ] {
             let err = Pattern::parse(bad).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::InvalidInput, "{bad:?}");

@@ -18,12 +18,21 @@ fn the_client_hello_shows_name_alpn_and_cipher_suites() {
         let server = async {
             let hello = acceptor.read_client_hello(s).await.unwrap();
             assert_eq!(hello.server_name(), Some("localhost"));
-            assert_eq!(hello.alpn_protocols(), [b"h2".to_vec(), b"http/1.1".to_vec()]);
+            assert_eq!(
+                hello.alpn_protocols(),
+                [b"h2".to_vec(), b"http/1.1".to_vec()]
+            );
             let suites = hello.cipher_suites();
             // TLS_AES_128_GCM_SHA256 and TLS_AES_256_GCM_SHA384: every rustls backend.
-            assert!(suites.contains(&0x1301) && suites.contains(&0x1302), "{suites:x?}");
+            assert!(
+                suites.contains(&0x1301) && suites.contains(&0x1302),
+                "{suites:x?}"
+            );
             let text = format!("{hello:?}");
-            assert!(text.contains("localhost") && text.contains("http/1.1"), "{text}");
+            assert!(
+                text.contains("localhost") && text.contains("http/1.1"),
+                "{text}"
+            );
             hello.accept(&acceptor).await.unwrap()
         };
         let (client, server) = future::zip(connector.connect_with("localhost", c), server).await;
@@ -92,9 +101,10 @@ fn another_acceptor_answers_with_its_identity_alpn_and_client_auth() {
 fn an_acceptor_without_the_name_refuses_it_with_unrecognized_name() {
     let pki = Pki::new();
     let first = pki.acceptor();
-    let named_only = Acceptor::new(
-        Policy::new().identity_for("other.test", pki.ca.leaf_with(&["other.test"], |_| {}).identity()),
-    )
+    let named_only = Acceptor::new(Policy::new().identity_for(
+        "other.test",
+        pki.ca.leaf_with(&["other.test"], |_| {}).identity(),
+    ))
     .unwrap();
     let connector = pki.connector();
     run(30, async {
@@ -115,7 +125,9 @@ fn a_client_that_is_not_speaking_tls_is_a_tls_error() {
     let acceptor = Pki::new().acceptor();
     run(30, async {
         let (mut c, s) = tlsport::duplex(64 * 1024);
-        c.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
+        c.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await
+            .unwrap();
         let err = acceptor.read_client_hello(s).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
         // rustls's alert went back.

@@ -44,7 +44,10 @@ fn a_plaintext_client_sending_one_byte_at_a_time_gets_every_byte_back() {
             // Decided on the first byte.
             assert_eq!(plain.buffered(), b"G");
             assert_eq!(read_request(&mut plain).await, REQUEST);
-            plain.write_all(b"HTTP/1.1 301 Moved Permanently\r\n\r\n").await.unwrap();
+            plain
+                .write_all(b"HTTP/1.1 301 Moved Permanently\r\n\r\n")
+                .await
+                .unwrap();
             plain.close().await.unwrap();
         };
         let (reply, ()) = future::zip(client, server).await;
@@ -128,7 +131,8 @@ fn the_bytes_read_to_tell_reach_the_name_check() {
     // No default identity: the ClientHello, whose first bytes were read to tell, is
     // read whole and checked by name.
     let pki = Pki::new();
-    let acceptor = Acceptor::new(Policy::new().identity_for("localhost", pki.server.identity())).unwrap();
+    let acceptor =
+        Acceptor::new(Policy::new().identity_for("localhost", pki.server.identity())).unwrap();
     let connector = pki.connector();
     run(30, async {
         let (c, s) = tlsport::duplex(64 * 1024);
@@ -142,8 +146,11 @@ fn the_bytes_read_to_tell_reach_the_name_check() {
 
         let (c, s) = tlsport::duplex(64 * 1024);
         let other = any_name_connector(&pki);
-        let (client, server) =
-            future::zip(other.connect_with("other.test", c), acceptor.accept_or_plaintext(s)).await;
+        let (client, server) = future::zip(
+            other.connect_with("other.test", c),
+            acceptor.accept_or_plaintext(s),
+        )
+        .await;
         let err = client.unwrap_err();
         assert_eq!(
             alert_of(&err),

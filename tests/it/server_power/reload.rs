@@ -33,7 +33,10 @@ fn a_reload_reaches_new_handshakes_and_spares_sessions_made_before() {
         // The clone answers with the new policy.
         let (client, _server) = connected_pair(&connector, &clone).await;
         assert_eq!(leaf_of(&client), b.cert_der());
-        assert!(Arc::ptr_eq(&clone.rustls_config(), &acceptor.rustls_config()));
+        assert!(Arc::ptr_eq(
+            &clone.rustls_config(),
+            &acceptor.rustls_config()
+        ));
         assert_eq!(clone.rustls_config().alpn_protocols, [b"b".to_vec()]);
         // current_policy() is the new policy; policy() the one it was built with.
         let alpn = |policy: &Policy| {
@@ -95,7 +98,9 @@ fn a_listener_made_before_a_reload_serves_the_new_identity() {
         };
         let (client, _) = future::zip(connect(), listener.accept()).await;
         assert_eq!(leaf_of(&client), a.cert_der());
-        acceptor.reload(Policy::new().identity(b.identity())).unwrap();
+        acceptor
+            .reload(Policy::new().identity(b.identity()))
+            .unwrap();
         let (client, _) = future::zip(connect(), listener.accept()).await;
         assert_eq!(leaf_of(&client), b.cert_der());
     });
@@ -115,9 +120,15 @@ fn a_session_of_the_old_configuration_is_not_resumed_after_a_reload() {
             (client.info().resumed, leaf_of(&client))
         };
         assert_eq!(connect().await, (false, a.cert_der()));
-        assert_eq!(connect().await.0, true, "resumption works before the reload");
+        assert_eq!(
+            connect().await.0,
+            true,
+            "resumption works before the reload"
+        );
 
-        acceptor.reload(Policy::new().identity(b.identity())).unwrap();
+        acceptor
+            .reload(Policy::new().identity(b.identity()))
+            .unwrap();
         // The client offers its session of the old configuration: a full handshake,
         // with the new certificate.
         assert_eq!(connect().await, (false, b.cert_der()));
@@ -182,7 +193,10 @@ fn reloads_racing_with_handshakes_never_show_a_half_built_configuration() {
     }
     stop.store(true, Ordering::Relaxed);
     reloader.join().unwrap();
-    let (a, b) = (seen_a.load(Ordering::Relaxed), seen_b.load(Ordering::Relaxed));
+    let (a, b) = (
+        seen_a.load(Ordering::Relaxed),
+        seen_b.load(Ordering::Relaxed),
+    );
     println!(
         "{} reloads during 160 handshakes: {a} saw A, {b} saw B",
         reloads.load(Ordering::Relaxed)

@@ -103,10 +103,7 @@ fn assert_unrecognized(result: Result<CertificateDer<'static>, (tlsport::Error, 
         "{client:?}"
     );
     assert_eq!(server.kind(), ErrorKind::Tls, "{server:?}");
-    assert!(
-        server.to_string().contains("unrecognized_name"),
-        "{server}"
-    );
+    assert!(server.to_string().contains("unrecognized_name"), "{server}");
 }
 
 #[test]
@@ -144,7 +141,10 @@ fn names_work_over_tcp_through_a_listener() {
             let (client, served) = future::zip(client, listener.accept()).await;
             let client = client.unwrap();
             assert_eq!(leaf_of(&client), want.cert_der());
-            assert_eq!(served.unwrap().0.info().server_name.as_deref(), Some(&*name.to_lowercase()));
+            assert_eq!(
+                served.unwrap().0.info().server_name.as_deref(),
+                Some(&*name.to_lowercase())
+            );
         }
         // A refused name: the client sees the alert (the listener runs handshakes
         // while its accept is polled, and serves nothing here).
@@ -167,7 +167,16 @@ fn names_work_over_tcp_through_a_listener() {
 #[test]
 fn bad_names_and_no_identity_at_all_are_refused_by_new() {
     let sites = Sites::new();
-    for bad in ["*.*.test", "a.*.test", "w*.test", "*", "127.0.0.1", "::1", "bücher.test", ""] {
+    for bad in [
+        "*.*.test",
+        "a.*.test",
+        "w*.test",
+        "*",
+        "127.0.0.1",
+        "::1",
+        "bücher.test",
+        "",
+    ] {
         let policy = Policy::new().identity_for(bad, sites.exact.identity());
         let err = Acceptor::new(policy).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput, "{bad:?}: {err}");
@@ -201,6 +210,9 @@ fn a_certificate_shared_by_many_names_is_loaded_once() {
 fn the_policy_debug_lists_names_but_no_keys() {
     let sites = Sites::new();
     let text = format!("{:?}", sites.named());
-    assert!(text.contains("a.test") && text.contains("*.WILD.test."), "{text}");
+    assert!(
+        text.contains("a.test") && text.contains("*.WILD.test."),
+        "{text}"
+    );
     assert!(!text.contains("PRIVATE KEY"), "{text}");
 }
