@@ -244,6 +244,58 @@ impl KeyCache {
 mod tests {
     use super::*;
 
+    fn identity(name: &str) -> Identity {
+        let c = rcgen::generate_simple_self_signed([name.to_owned()]).unwrap();
+        Identity::from_pem(
+            c.cert.pem().as_bytes(),
+            c.signing_key.serialize_pem().as_bytes(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn lookups_are_exact_then_one_label_wildcards_then_the_default() {
+        let provider = crate::backend::default_backend().provider().unwrap();
+        let (exact, wild, default) = (identity("a.test"), identity("*.w.test"), identity("d"));
+        let policy = Policy::new()
+            .identity_for("a.test", exact.clone())
+            .identity_for("*.w.test", wild.clone());
+        let names = Names::compile(&policy, &provider).unwrap();
+        let chain = |name: Option<&str>| names.lookup(name).map(|key| key.cert[0].clone());
+        let leaf = |id: &Identity| Some(id.chain()[0].clone());
+        assert_eq!(chain(Some("a.test")), leaf(&exact));
+        assert_eq!(chain(Some("A.TEST")), leaf(&exact));
+        assert_eq!(chain(Some("x.w.test")), leaf(&wild));
+        assert_eq!(chain(Some("X.W.Test")), leaf(&wild));
+        for refused in [Some("w.test"), Some("a.x.w.test"), Some("b.test"), None] {
+            assert_eq!(chain(refused), None, "{refused:?}");
+        }
+        assert!(!names.has_default());
+
+        let names = Names::compile(&policy.identity(default.clone()), &provider).unwrap();
+        assert!(names.has_default());
+        assert_eq!(
+            names.lookup(Some("w.test")).map(|k| k.cert[0].clone()),
+            leaf(&default)
+        );
+        assert_eq!(
+            names.lookup(None).map(|k| k.cert[0].clone()),
+            leaf(&default)
+        );
+    }
+
+    #[test]
+    fn one_identity_for_many_names_is_loaded_once() {
+        let provider = crate::backend::default_backend().provider().unwrap();
+        let shared = identity("many.test");
+        let policy = (0..50).fold(Policy::new(), |policy, i| {
+            policy.identity_for(&format!("h{i}.test"), shared.clone())
+        });
+        let names = Names::compile(&policy, &provider).unwrap();
+        let first = names.lookup(Some("h0.test")).unwrap();
+        assert!(Arc::ptr_eq(first, names.lookup(Some("h49.test")).unwrap()));
+    }
+
     #[test]
     fn patterns_are_normalised_and_checked() {
         let exact = |s: &str| Pattern::Exact(s.to_owned());
