@@ -132,12 +132,12 @@ impl Acceptor {
     ///         Some("internal.test") => &internal,
     ///         _ => &public,
     ///     };
-    ///     hello.accept(chosen).await
+    ///     Ok::<_, tlsport::Error>(hello.accept(chosen).await?)
     /// };
     /// let client = connector.connect_with("internal.test", client_io);
     /// let (client, server) = futures_lite::future::zip(client, server).await;
     /// assert_eq!(server?.info().alpn_protocol.as_deref(), Some(&b"h2"[..]));
-    /// # client?; tlsport::Result::Ok(()) }).unwrap();
+    /// # client?; Ok::<_, tlsport::Error>(()) }).unwrap();
     /// ```
     pub async fn read_client_hello<S>(&self, mut io: S) -> Result<ClientHello<S>>
     where
