@@ -261,6 +261,20 @@ impl Acceptor {
 
     /// A copy of the policy new handshakes use: the last one given to
     /// [`reload`](Acceptor::reload), else the one given to [`new`](Acceptor::new).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tlsport::{Acceptor, Identity, Policy};
+    /// # fn main() -> tlsport::Result<()> {
+    /// # let c = rcgen::generate_simple_self_signed(["localhost".to_owned()]).unwrap();
+    /// # let id = Identity::from_pem(c.cert.pem().as_bytes(), c.signing_key.serialize_pem().as_bytes())?;
+    /// let acceptor = Acceptor::new(Policy::new().identity(id))?;
+    /// let stricter = acceptor.current_policy().handshake_timeout(Some(Duration::from_secs(2)));
+    /// acceptor.reload(stricter)?;
+    /// # Ok(()) }
+    /// ```
     pub fn current_policy(&self) -> Policy {
         Policy::clone(&self.current().policy)
     }
@@ -268,6 +282,21 @@ impl Acceptor {
     /// The rustls configuration new handshakes use, for code that drives rustls itself.
     /// It is rustls 0.23's type ([`tlsport::rustls`](crate::rustls)): callers must use
     /// that same rustls version.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tlsport::{Acceptor, Identity, Policy};
+    /// # fn main() -> tlsport::Result<()> {
+    /// # let c = rcgen::generate_simple_self_signed(["localhost".to_owned()]).unwrap();
+    /// # let id = Identity::from_pem(c.cert.pem().as_bytes(), c.signing_key.serialize_pem().as_bytes())?;
+    /// let acceptor = Acceptor::new(Policy::new().identity(id).alpn_protocols(["h2"]))?;
+    /// let config = acceptor.rustls_config();
+    /// assert_eq!(config.alpn_protocols, [b"h2".to_vec()]);
+    /// // A rustls server connection of your own, with tlsport's settings:
+    /// let conn = tlsport::rustls::ServerConnection::new(config);
+    /// # conn.unwrap(); Ok(()) }
+    /// ```
     pub fn rustls_config(&self) -> Arc<ServerConfig> {
         self.current().config.clone()
     }

@@ -18,7 +18,18 @@ use crate::stream::TlsStream;
 /// The handshake deadline started when the ClientHello was awaited, and `accept` gets
 /// only what is left of it. Dropping a `ClientHello` drops the connection.
 ///
-/// See [`Acceptor::read_client_hello`] for an example.
+/// See [`Acceptor::read_client_hello`] for a complete example.
+///
+/// ```no_run
+/// # async fn pick(hello: tlsport::ClientHello<tlsport::TcpStream>, modern: &tlsport::Acceptor,
+/// #     legacy: &tlsport::Acceptor) -> tlsport::Result<()> {
+/// // TLS_AES_128_GCM_SHA256 offered: a TLS 1.3 client.
+/// let tls13 = hello.cipher_suites().contains(&0x1301);
+/// let h2 = hello.alpn_protocols().iter().any(|p| p == b"h2");
+/// println!("{:?} tls13={tls13} h2={h2}", hello.server_name());
+/// let stream = hello.accept(if tls13 { modern } else { legacy }).await?;
+/// # drop(stream); Ok(()) }
+/// ```
 pub struct ClientHello<S> {
     io: S,
     accepted: Accepted,
