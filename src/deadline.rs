@@ -8,6 +8,7 @@
 //!
 //! The thread and its timer set are in `ticker`; this module has the futures.
 
+mod budget;
 #[cfg(test)]
 mod tests;
 mod ticker;
@@ -20,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
+pub(crate) use self::budget::Budget;
 use self::ticker::{Entry, Key, Ticker, ticker};
 
 /// Runs `work`, or fails with `expired(limit)` once `limit` has passed. `None` waits

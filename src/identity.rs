@@ -163,6 +163,11 @@ impl Identity {
         self.key.clone_key()
     }
 
+    /// The address of the shared key: the same for this identity and its clones.
+    pub(crate) fn key_addr(&self) -> usize {
+        Arc::as_ptr(&self.key) as usize
+    }
+
     fn parse(chain: &[u8], key: &[u8], chain_origin: &str, key_origin: &str) -> Result<Identity> {
         let chain = load::certificates(chain, chain_origin)?;
         let key = load::private_key(key, key_origin)?;

@@ -58,6 +58,39 @@
 //! a smol or async-std socket, a proxy tunnel, a connection being upgraded with
 //! STARTTLS, or the in-memory [`duplex`] pair.
 //!
+//! # Servers: names, reloads, the ClientHello first, plaintext handed back
+//!
+//! ```no_run
+//! use tlsport::{Acceptor, Identity, MaybeTls, Policy, TcpStream};
+//!
+//! # async fn serve(acceptor: &Acceptor, internal: &Acceptor, tcp: TcpStream, other: TcpStream)
+//! # -> tlsport::Result<()> {
+//! // An identity per server name (SNI), exact or `*.one-label`; identity() is the default.
+//! let policy = Policy::new()
+//!     .identity_for("api.example.com", Identity::from_pem_files("api.pem", "api.key")?)
+//!     .identity_for("*.example.com", Identity::from_pem_files("wild.pem", "wild.key")?);
+//! // New handshakes of the acceptor, its clones and Listeners use it; on error, nothing changes.
+//! acceptor.reload(policy)?;
+//!
+//! // Look at what the client asks for, then choose the acceptor that answers.
+//! let hello = acceptor.read_client_hello(tcp).await?;
+//! let chosen = match hello.server_name() {
+//!     Some("intranet.example.com") => internal,
+//!     _ => acceptor,
+//! };
+//! let _tls = hello.accept(chosen).await?;
+//!
+//! // TLS, or the transport handed back with the bytes read to tell (a redirect on :443).
+//! if let MaybeTls::Plaintext(_plain) = acceptor.accept_or_plaintext(other).await? {
+//!     // answer plain HTTP
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! [`Policy::identity_for`], [`Acceptor::reload`], [`Acceptor::read_client_hello`] and
+//! [`Acceptor::accept_or_plaintext`] say more; the `reload` and `redirect` examples run
+//! them.
+//!
 //! # Features
 //!
 //! - `aws-lc-rs` (default): the AWS-LC crypto backend, [`Backend::AwsLcRs`].
@@ -154,6 +187,7 @@
 // deadline.rs serves both connects (net) and handshakes (stream), so it sits at the top.
 mod acceptor;
 mod backend;
+mod client_hello;
 mod connector;
 mod deadline;
 mod duplex;
@@ -161,6 +195,7 @@ mod error;
 mod identity;
 mod listener;
 mod load;
+mod maybe_tls;
 mod net;
 mod policy;
 mod split;
@@ -177,11 +212,13 @@ pub mod hyper;
 // paths (`tlsport::Policy`, `tlsport::TcpStream`, ...) are the API, the modules are not.
 pub use crate::acceptor::Acceptor;
 pub use crate::backend::{Backend, default_backend, set_default_backend};
+pub use crate::client_hello::ClientHello;
 pub use crate::connector::{Connector, Proto};
 pub use crate::duplex::{DuplexStream, duplex};
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::identity::{Identity, ObjectKind};
 pub use crate::listener::{Incoming, Listener};
+pub use crate::maybe_tls::{MaybeTls, Rewind};
 pub use crate::net::Port;
 pub use crate::policy::{ClientAuth, EofPolicy, Policy, Version};
 pub use crate::split::{ReadHalf, ReuniteError, WriteHalf};

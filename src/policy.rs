@@ -1,15 +1,18 @@
 //! [`Policy`]: who I am, whom I trust, what I speak, how strict I am.
 //!
 //! `policy/` holds the enum options (`options`, re-exported here), compiles a policy into
-//! rustls configurations (`compile`, with the danger verifiers in `verify`) and keeps the
-//! half identity that `load_object` builds (`pieces`).
+//! rustls configurations (`compile`, with the danger verifiers in `verify`), keeps the
+//! half identity that `load_object` builds (`pieces`), and the identities by server name
+//! with their resolver (`sni`, where [`Policy::identity_for`] is). `debug` prints a
+//! policy without its keys.
 
 mod compile;
+mod debug;
 mod options;
 mod pieces;
+mod sni;
 mod verify;
 
-use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -26,6 +29,7 @@ use self::pieces::LoadedPieces;
 
 pub(crate) use self::compile::{client_config, server_config};
 pub use self::options::{ClientAuth, EofPolicy, Version};
+pub(crate) use self::sni::Names;
 
 /// Everything a [`Connector`](crate::Connector) or an [`Acceptor`](crate::Acceptor) needs
 /// to know: who I am, whom I trust, what I speak, how strict I am.
@@ -54,6 +58,8 @@ pub struct Policy {
     pub(crate) ca_bundle: CaBundle,
     pub(crate) extra_roots: Vec<CertificateDer<'static>>,
     pub(crate) identity: Option<Identity>,
+    /// Server identities by name, from `identity_for`, in the order given.
+    pub(crate) named: Vec<(String, Identity)>,
     /// Pieces of an identity loaded separately by `load_object`, joined when complete.
     loaded: LoadedPieces,
     pub(crate) server_name: Option<String>,
@@ -80,6 +86,7 @@ impl Default for Policy {
             ca_bundle: CaBundle::default(),
             extra_roots: Vec::new(),
             identity: None,
+            named: Vec::new(),
             loaded: LoadedPieces::default(),
             server_name: None,
             sni: true,
@@ -144,6 +151,9 @@ impl Policy {
     }
 
     /// Sets who I am: the server's certificate, or the client's for mutual TLS.
+    ///
+    /// A server with identities by name ([`identity_for`](Policy::identity_for)) presents
+    /// this one to clients asking for any other name, or for none.
     pub fn identity(mut self, id: Identity) -> Policy {
         self.identity = Some(id);
         self
@@ -413,37 +423,5 @@ impl Policy {
     pub fn backend(mut self, backend: Backend) -> Policy {
         self.backend = Some(backend);
         self
-    }
-}
-
-impl fmt::Debug for Policy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let alpn: Vec<_> = self
-            .alpn
-            .iter()
-            .map(|p| String::from_utf8_lossy(p).into_owned())
-            .collect();
-        f.debug_struct("Policy")
-            .field("ca_bundle", &self.ca_bundle)
-            .field("extra_roots", &self.extra_roots.len())
-            .field("identity", &self.identity)
-            .field("server_name", &self.server_name)
-            .field("sni", &self.sni)
-            .field("alpn_protocols", &alpn)
-            .field("protocol_versions", &self.versions)
-            .field("session_cache", &self.session_cache)
-            .field("danger_accept_invalid_certs", &self.accept_invalid_certs)
-            .field(
-                "danger_accept_invalid_hostnames",
-                &self.accept_invalid_hostnames,
-            )
-            .field("client_auth", &self.client_auth)
-            .field("client_auth_roots", &self.client_auth_roots)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("handshake_timeout", &self.handshake_timeout)
-            .field("eof", &self.eof)
-            .field("key_log", &self.key_log)
-            .field("backend", &self.effective_backend())
-            .finish_non_exhaustive()
     }
 }

@@ -11,7 +11,7 @@
 
 mod read;
 mod readahead;
-mod sync_io;
+pub(crate) mod sync_io;
 mod write;
 
 use std::fmt;
@@ -24,8 +24,8 @@ use futures_io::{AsyncRead, AsyncWrite};
 use rustls::pki_types::CertificateDer;
 use rustls::{Connection, HandshakeKind, ProtocolVersion};
 
-use crate::deadline::deadline;
-use crate::error::{Error, ErrorKind, Result};
+use crate::deadline::Budget;
+use crate::error::{Error, Result};
 use crate::policy::{EofPolicy, Version};
 
 use self::readahead::ReadAhead;
@@ -232,19 +232,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
     /// Completes the handshake within `limit` (the whole handshake, not each read);
     /// shared by [`Connector`](crate::connector::Connector) and
     /// [`Acceptor`](crate::acceptor::Acceptor).
-    pub(crate) async fn handshake(mut self, limit: Option<Duration>) -> Result<Self> {
+    pub(crate) async fn handshake(self, limit: Option<Duration>) -> Result<Self> {
+        self.handshake_within(&Budget::start(limit)).await
+    }
+
+    /// Completes the handshake in what is left of `budget`: the deadline of a handshake
+    /// that began before this stream existed (a ClientHello read first).
+    pub(crate) async fn handshake_within(mut self, budget: &Budget) -> Result<Self> {
         let handshake = async {
             futures_lite::future::poll_fn(|cx| self.poll_handshake(cx))
                 .await
                 .map_err(|e| Error::from_io(e, "tls handshake failed"))
         };
-        deadline(limit, handshake, |limit| {
-            Error::new(
-                ErrorKind::TimedOut,
-                format!("the TLS handshake did not finish within {limit:?}"),
-            )
-        })
-        .await?;
+        budget.run(handshake).await?;
         Ok(self)
     }
 

@@ -9,7 +9,7 @@
 //!
 //! Environment: `TLSPORT_BENCH_QUICK=1` (same as `--quick`), `TLSPORT_BENCH_MIB` (MiB per
 //! bulk run), `TLSPORT_BENCH_RUNS` (runs per figure). Sections: `bulk`, `io`,
-//! `handshake`, `clients`, `split`, `memory`, `ctor`, and the opt-in `diag` (`--only diag`). See BENCHMARKS.md.
+//! `handshake`, `clients`, `split`, `memory`, `ctor`, `sni`, and the opt-in `diag` (`--only diag`). See BENCHMARKS.md.
 
 use std::env;
 use std::io;
@@ -24,6 +24,7 @@ mod contenders;
 mod handshake;
 mod measure;
 mod memory;
+mod sni;
 
 use bulk::Direction;
 use contenders::{Contender, Setup};
@@ -1034,6 +1035,11 @@ fn run(p: &Params) -> io::Result<()> {
         let t = std::time::Instant::now();
         ctor_section(p, &setup, &mut report);
         section("ctor", t);
+    }
+    if p.wants("sni") {
+        let t = std::time::Instant::now();
+        sni::section(p, &setup, &mut report)?;
+        section("sni", t);
     }
     if p.only
         .as_ref()

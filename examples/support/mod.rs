@@ -59,6 +59,16 @@ impl Pki {
         })
     }
 
+    /// Another server certificate for `localhost`, `127.0.0.1` and `::1`, signed by the
+    /// same root, with `common_name` as its subject: (certificate PEM, key PEM).
+    pub fn server_pem(&self, common_name: &str) -> Result<(String, String), BoxError> {
+        leaf(
+            &self.issuer,
+            &["localhost", "127.0.0.1", "::1"],
+            common_name,
+        )
+    }
+
     /// A client certificate signed by the same root, for mutual TLS.
     pub fn client_identity(&self, name: &str) -> Result<Identity, BoxError> {
         let (cert, key) = leaf(&self.issuer, &[name], name)?;

@@ -9,13 +9,13 @@ use rustls::client::danger::ServerCertVerifier;
 use rustls::client::{Resumption, WebPkiServerVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::server::{NoServerSessionStorage, ServerSessionMemoryCache, WebPkiClientVerifier};
-use rustls::sign::SingleCertAndKey;
 use rustls::{ClientConfig, KeyLogFile, ServerConfig, SupportedProtocolVersion};
 
 use crate::backend::{Backend, default_backend};
 use crate::error::{Error, ErrorKind, Result};
 use crate::trust::{self, CaBundle};
 
+use super::sni::Names;
 use super::verify::{AcceptAnyCertificate, IgnoreHostname};
 use super::{ClientAuth, Policy, Version};
 
@@ -190,16 +190,19 @@ fn system_verifier(_: &Policy, _: &Arc<CryptoProvider>) -> Result<Arc<dyn Server
     ))
 }
 
-/// The server configuration of `policy`.
-pub(crate) fn server_config(policy: &Policy) -> Result<ServerConfig> {
+/// The server configuration of `policy`, and the identities by name its certificate
+/// resolver holds. A fresh session cache each time: sessions of another compilation
+/// (before a reload) are never resumed.
+pub(crate) fn server_config(policy: &Policy) -> Result<(ServerConfig, Arc<Names>)> {
     policy.check_loaded_pieces()?;
     check_alpn(&policy.alpn)?;
-    let Some(identity) = &policy.identity else {
+    if policy.identity.is_none() && policy.named.is_empty() {
         return Err(Error::new(
             ErrorKind::Config,
-            "a server needs an identity: give the policy one with identity() or load_object()",
+            "a server needs an identity: give the policy one with identity(), \
+             identity_for() or load_object()",
         ));
-    };
+    }
     let (provider, versions) = provider_and_versions(policy)?;
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions)
@@ -244,14 +247,8 @@ pub(crate) fn server_config(policy: &Policy) -> Result<ServerConfig> {
             builder.with_client_cert_verifier(verifier)
         }
     };
-    let certified = identity.certified_key(&provider).map_err(|e| {
-        Error::with_source(
-            ErrorKind::Config,
-            format!("the server identity cannot be used: {}", e.message()),
-            e,
-        )
-    })?;
-    let mut config = builder.with_cert_resolver(Arc::new(SingleCertAndKey::from(certified)));
+    let names = Arc::new(Names::compile(policy, &provider)?);
+    let mut config = builder.with_cert_resolver(names.clone());
     config.alpn_protocols = policy.alpn.clone();
     if policy.session_cache == 0 {
         config.session_storage = Arc::new(NoServerSessionStorage {});
@@ -262,5 +259,5 @@ pub(crate) fn server_config(policy: &Policy) -> Result<ServerConfig> {
     if policy.key_log {
         config.key_log = Arc::new(KeyLogFile::new());
     }
-    Ok(config)
+    Ok((config, names))
 }

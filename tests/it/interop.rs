@@ -1008,3 +1008,29 @@ fn s_server_truncation_tls13() {
 fn s_server_truncation_tls12() {
     truncation_case(Version::Tls12);
 }
+
+#[test]
+fn curl_gets_the_identity_for_its_name_or_unrecognized_name() {
+    // Identities by name, no default (issue 15): curl verifies the wildcard identity for
+    // a.wild.test, and is refused for any other name with the unrecognized_name alert.
+    let policy = Policy::new()
+        .identity_for(
+            "*.wild.test",
+            openssl_identity("wildcard.chain.pem", "server.key"),
+        )
+        .identity_for(
+            "localhost",
+            openssl_identity("server.chain.pem", "server.key"),
+        );
+    let server = HttpServer::start(policy);
+    let (code, peer) = curl_host(server.port, "a.wild.test", &[]);
+    assert_eq!(code, 0, "curl failed{}", peer.output());
+    assert_eq!(peer.stdout(), "hello", "{}", peer.output());
+    let (code, peer) = curl_host(server.port, "nobody.test", &[]);
+    assert_eq!(code, 35, "{}", peer.output());
+    assert!(
+        peer.stderr().contains("unrecognized name"),
+        "{}",
+        peer.output()
+    );
+}

@@ -26,6 +26,7 @@ mod listener;
 mod loading;
 mod net;
 mod runtimes;
+mod server_power;
 mod split;
 mod transport;
 mod trust;
