@@ -279,9 +279,14 @@ impl Acceptor {
         Policy::clone(&self.current().policy)
     }
 
-    /// The rustls configuration new handshakes use, for code that drives rustls itself.
-    /// It is rustls 0.23's type ([`tlsport::rustls`](crate::rustls)): callers must use
-    /// that same rustls version.
+    /// The rustls configuration new handshakes use (the one after the latest
+    /// [`reload`](Acceptor::reload)), for code that drives rustls itself or other rustls
+    /// servers (tokio-rustls, quinn, tonic) built from the same [`Policy`]: identities,
+    /// client authentication, ALPN, versions, session cache.
+    ///
+    /// It is a [rustls 0.23](crate::rustls) `ServerConfig`: the other crate must use
+    /// rustls 0.23 too (any 0.23.x), or the types do not match. The policy's handshake
+    /// timeout and [`EofPolicy`](crate::EofPolicy) are tlsport's and do not travel with it.
     ///
     /// # Examples
     ///
@@ -304,17 +309,6 @@ impl Acceptor {
     /// What one handshake uses, from its first byte to its end.
     pub(crate) fn current(&self) -> Arc<Compiled> {
         self.inner.current.get()
-    }
-
-    /// The compiled rustls configuration, for other rustls servers (tokio-rustls, quinn,
-    /// tonic) built from the same [`Policy`]: identities, client authentication, ALPN,
-    /// versions, session cache.
-    ///
-    /// It is a [rustls 0.23](crate::rustls) `ServerConfig`: the other crate must use
-    /// rustls 0.23 too (any 0.23.x), or the types do not match. The policy's handshake
-    /// timeout and [`EofPolicy`](crate::EofPolicy) are tlsport's and do not travel with it.
-    pub fn rustls_config(&self) -> Arc<ServerConfig> {
-        self.inner.config.clone()
     }
 }
 
