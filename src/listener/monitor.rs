@@ -61,6 +61,27 @@ pub struct ListenerStats {
 
 /// A failed handshake, as the hook of
 /// [`Listener::on_handshake_error`](crate::Listener::on_handshake_error) sees it.
+///
+/// # Examples
+///
+/// Counting the clients that never finish, per address:
+///
+/// ```no_run
+/// use std::collections::HashMap;
+/// use std::net::IpAddr;
+/// use std::sync::Mutex;
+/// use tlsport::ErrorKind;
+///
+/// # async fn run(listener: tlsport::Listener) -> tlsport::Result<()> {
+/// let slow: Mutex<HashMap<IpAddr, u32>> = Mutex::default();
+/// listener.on_handshake_error(move |failure| {
+///     if failure.kind == ErrorKind::TimedOut || failure.evicted {
+///         let mut slow = slow.lock().unwrap();
+///         *slow.entry(failure.peer.ip()).or_default() += 1;
+///     }
+/// });
+/// # Ok(()) }
+/// ```
 #[non_exhaustive]
 #[derive(Debug)]
 pub struct HandshakeFailure<'a> {
