@@ -10,6 +10,7 @@ mod state;
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Instant;
 
 use futures_io::{AsyncRead, AsyncWrite};
 use rustls::ServerConfig;
@@ -91,8 +92,17 @@ impl Acceptor {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
+        self.accept_since(io, Instant::now()).await
+    }
+
+    /// [`Acceptor::accept`] with the handshake deadline counted from `started` (the TCP
+    /// accept of a [`Handshake`](crate::Handshake)), under the configuration current now.
+    pub(crate) async fn accept_since<S>(&self, io: S, started: Instant) -> Result<TlsStream<S>>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
         let compiled = self.current();
-        let budget = Budget::start(compiled.policy.handshake_timeout);
+        let budget = Budget::since(compiled.policy.handshake_timeout, started);
         handshake::handshake(io, &[], &compiled, &budget).await
     }
 

@@ -54,6 +54,37 @@
 //! # }
 //! ```
 //!
+//! # Handshakes on every core
+//!
+//! [`Listener::accept`] runs the handshakes inside its own future, on the thread that
+//! awaits it. [`Listener::accept_handshake`] returns right after the TCP accept with the
+//! handshake as a [`Handshake`] future (`Send + 'static`, its deadline already running)
+//! to spawn on a multi-threaded executor. [`Listener::on_handshake_error`] and
+//! [`Listener::stats`] show failed handshakes (peer, [`ErrorKind`], time taken), so a
+//! flood of bad clients is visible.
+//!
+//! ```no_run
+//! use futures_lite::AsyncWriteExt;
+//!
+//! # async fn run(acceptor: tlsport::Acceptor) -> tlsport::Result<()> {
+//! let listener = acceptor.bind("", 8443).await?;
+//! listener.on_handshake_error(|f| {
+//!     eprintln!("{}: {:?} after {:?}", f.peer, f.kind, f.elapsed)
+//! });
+//! loop {
+//!     let (handshake, peer) = listener.accept_handshake().await?;
+//!     smol::spawn(async move {
+//!         let mut stream = handshake.await?; // the handshake runs here
+//!         stream.write_all(b"hello\n").await?;
+//!         stream.close().await?;
+//!         println!("served {peer}");
+//!         std::io::Result::Ok(())
+//!     })
+//!     .detach();
+//! }
+//! # }
+//! ```
+//!
 //! Any other transport works with [`Connector::connect_with`] and [`Acceptor::accept`]:
 //! a smol or async-std socket, a proxy tunnel, a connection being upgraded with
 //! STARTTLS, or the in-memory [`duplex`] pair.
@@ -136,14 +167,16 @@
 //! - Handshake and connect deadlines are kept by one helper thread, `tlsport-deadlines`,
 //!   started at the first deadline; it sleeps until a deadline is due. (An async-io
 //!   timer per handshake would wake the reactor twice per handshake.)
-//! - Dropping a [`TlsStream`] sends no `close_notify`; only `close()` does. A
-//!   [`Listener`]'s handshakes make progress only while its `accept` is polled.
+//! - Dropping a [`TlsStream`] sends no `close_notify`; only `close()` does. The
+//!   handshakes a [`Listener`] runs in `accept` make progress only while its `accept` is
+//!   polled; those from `accept_handshake` wherever they are spawned.
 //!
 //! # What tlsport does not do
 //!
 //! No DTLS ([`Proto::Udp`] is refused), no TLS below 1.2, no renegotiation (rustls refuses
 //! it), no 0-RTT early data, no certificate revocation checks beyond what the platform
-//! verifier does. It spawns no tasks and owns no runtime.
+//! verifier does. It spawns no tasks and owns no runtime ([`Listener::accept_handshake`]
+//! leaves the spawning to you).
 //!
 //! # Coming from async-native-tls / futures-rustls
 //!
@@ -192,6 +225,7 @@ mod connector;
 mod deadline;
 mod duplex;
 mod error;
+mod handshake;
 mod identity;
 mod listener;
 mod load;
@@ -216,8 +250,9 @@ pub use crate::client_hello::ClientHello;
 pub use crate::connector::{Connector, Proto};
 pub use crate::duplex::{DuplexStream, duplex};
 pub use crate::error::{Error, ErrorKind, Result};
+pub use crate::handshake::Handshake;
 pub use crate::identity::{Identity, ObjectKind};
-pub use crate::listener::{Incoming, Listener};
+pub use crate::listener::{HandshakeFailure, Incoming, Listener, ListenerStats};
 pub use crate::maybe_tls::{MaybeTls, Rewind};
 pub use crate::net::Port;
 pub use crate::policy::{ClientAuth, EofPolicy, Policy, Version};

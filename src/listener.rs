@@ -1,58 +1,40 @@
 //! [`Listener`]: a TCP listener whose `accept` yields finished TLS handshakes, running
-//! many handshakes at once so that no client can stall the others.
+//! many handshakes at once so that no client can stall the others, and whose
+//! `accept_handshake` hands each handshake out as a [`Handshake`] to be spawned.
+//!
+//! In `listener/`: `socket` takes TCP connections for both (one waker for every task
+//! waiting on the socket), `accept` runs the handshakes of `accept` over the `inflight`
+//! set, `monitor` counts handshakes and calls the failure hook, `accept_error` sorts
+//! the errors of `accept(2)`.
 
+mod accept;
 mod accept_error;
 mod inflight;
+mod monitor;
+mod socket;
 
 use std::fmt;
-use std::future::Future;
-use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::pin::Pin;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use async_io::{Async, Timer};
+use async_io::Async;
 use async_net::TcpStream;
 use futures_lite::Stream;
 
 use crate::acceptor::Acceptor;
-use crate::error::{Chain, Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result};
+use crate::handshake::Handshake;
 use crate::net::{self, Port};
 use crate::stream::TlsStream;
 
-use self::accept_error::{AcceptError, classify};
+use self::accept::State;
 use self::inflight::{InFlight, WaiterId, Waiters};
-
-/// The default bound on handshakes in flight.
-const DEFAULT_MAX_HANDSHAKES: usize = 256;
-/// How long to wait after a transient `accept` error (too many open files, ...).
-const BACKOFF: Duration = Duration::from_millis(100);
-/// How many per-connection `accept` errors in a row are taken before backing off: an
-/// error that does not take the connection out of the queue (a security module refusing
-/// every accept with `EPERM`) would otherwise keep `accept` busy for ever.
-const MAX_ERRORS_IN_A_ROW: u32 = 16;
-/// How long a handshake keeps its slot against newcomers once the listener is full.
-const EVICT_AFTER: Duration = Duration::from_secs(1);
-
-type BoxedHandshake =
-    Pin<Box<dyn Future<Output = (SocketAddr, Result<TlsStream<TcpStream>>)> + Send>>;
-
-/// A handshake in flight and when it started.
-struct Handshaking {
-    started: Instant,
-    peer: SocketAddr,
-    handshake: BoxedHandshake,
-}
-
-impl Future for Handshaking {
-    type Output = (SocketAddr, Result<TlsStream<TcpStream>>);
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.handshake.as_mut().poll(cx)
-    }
-}
+pub(crate) use self::monitor::{Failed, Monitor, Tracker};
+pub use self::monitor::{HandshakeFailure, ListenerStats};
+use self::socket::Socket;
 
 impl Acceptor {
     /// Listens for TCP connections on `host:port` and serves TLS on them.
@@ -77,23 +59,32 @@ impl Acceptor {
 
 /// A TLS server socket, from [`Acceptor::bind`].
 ///
-/// [`Listener::accept`] accepts TCP connections and runs their handshakes concurrently
-/// inside its own future: no task is spawned, so it works on any executor. A handshake
-/// that fails or passes the policy's handshake timeout is logged (the `log` crate, at
-/// `info`) with the peer address and dropped; it never ends the loop and never delays
-/// other clients.
+/// Two ways to serve from it, which may be mixed (each TCP connection goes to one
+/// caller of either):
 ///
-/// `accept` may be called from any number of tasks at once, on any threads (share the
-/// listener in an `Arc`): each finished handshake goes to one of them, an idle listener
-/// costs no CPU however many tasks wait on it, and a task that stops waiting leaves the
-/// handshakes in flight to the others.
+/// - [`Listener::accept`] accepts TCP connections and runs their handshakes concurrently
+///   inside its own future: no task is spawned, so it works on any executor.
+/// - [`Listener::accept_handshake`] returns right after the TCP accept with the
+///   handshake as a future of its own, a [`Handshake`], for the caller to spawn: the
+///   handshakes then run on every thread of a multi-threaded executor.
+///
+/// A handshake that fails or passes the policy's handshake timeout is logged (the `log`
+/// crate, at `info`) with the peer address, counted in [`Listener::stats`] and shown to
+/// the hook of [`Listener::on_handshake_error`]; it never ends the loop and never
+/// delays other clients.
+///
+/// `accept` and `accept_handshake` may be called from any number of tasks at once, on
+/// any threads (share the listener in an `Arc`): each connection goes to one of them,
+/// an idle listener costs no CPU however many tasks wait on it, and a task that stops
+/// waiting in `accept` leaves the handshakes in flight to the others.
 ///
 /// # Caveats
 ///
-/// Handshakes make progress only while `accept` (or [`Incoming`]) is being polled:
-/// call it in a loop, and hand each connection to a task of its own. Whichever task is
-/// waiting in `accept` runs the handshakes, one at a time: more waiting tasks do not
-/// make more handshakes run in parallel.
+/// Handshakes run by `accept` make progress only while `accept` (or [`Incoming`]) is
+/// being polled: call it in a loop, and hand each connection to a task of its own.
+/// Whichever task is waiting in `accept` runs those handshakes, one at a time: more
+/// waiting tasks do not make more handshakes run in parallel. Use `accept_handshake`
+/// for that.
 ///
 /// # Examples
 ///
@@ -109,34 +100,26 @@ impl Acceptor {
 /// ```
 pub struct Listener {
     acceptor: Acceptor,
-    tcp: Async<TcpListener>,
+    socket: Socket,
     /// The tasks in `accept`: those of the handshake set, reachable without the lock.
     waiters: Waiters,
+    /// The tasks in `accept_handshake`.
+    takers: Waiters,
+    monitor: Arc<Monitor>,
     state: Mutex<State>,
-}
-
-struct State {
-    handshakes: InFlight<Handshaking>,
-    max_handshakes: usize,
-    backoff: Option<Timer>,
-    /// When the oldest handshake of a full listener may be evicted, and a timer set
-    /// for then.
-    evict_at: Option<(Instant, Timer)>,
 }
 
 impl Listener {
     fn new(acceptor: Acceptor, tcp: Async<TcpListener>) -> Listener {
         let handshakes = InFlight::new();
+        let (waiters, takers) = (handshakes.waiters(), Waiters::new());
         Listener {
             acceptor,
-            tcp,
-            waiters: handshakes.waiters(),
-            state: Mutex::new(State {
-                handshakes,
-                max_handshakes: DEFAULT_MAX_HANDSHAKES,
-                backoff: None,
-                evict_at: None,
-            }),
+            socket: Socket::new(tcp, waiters.clone(), takers.clone()),
+            waiters,
+            takers,
+            monitor: Arc::default(),
+            state: Mutex::new(State::new(handshakes)),
         }
     }
 
@@ -162,6 +145,77 @@ impl Listener {
         futures_lite::future::poll_fn(|cx| self.poll_accept(&mut waiter.id, cx)).await
     }
 
+    /// The next TCP connection, with its handshake still to run: a `Send + 'static`
+    /// future to spawn wherever you like, so that handshakes run on every core.
+    ///
+    /// The [`Handshake`] runs [`Acceptor::accept`] within the policy's handshake timeout,
+    /// counted from now. Its failures are counted in [`Listener::stats`] and shown to
+    /// the [`Listener::on_handshake_error`] hook as well as returned.
+    ///
+    /// Any number of tasks may wait here at once, beside tasks in [`Listener::accept`];
+    /// each TCP connection goes to one of them.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use futures_lite::AsyncWriteExt;
+    ///
+    /// # async fn run(listener: tlsport::Listener) -> tlsport::Result<()> {
+    /// loop {
+    ///     let (handshake, peer) = listener.accept_handshake().await?;
+    ///     smol::spawn(async move {
+    ///         let mut stream = handshake.await?;
+    ///         stream.write_all(b"hello\n").await?;
+    ///         stream.close().await?;
+    ///         println!("served {peer}");
+    ///         std::io::Result::Ok(())
+    ///     })
+    ///     .detach();
+    /// }
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Only when the listening socket itself fails ([`ErrorKind::Io`]); connections
+    /// that fail before they are accepted (reset, aborted, refused by a firewall, ...)
+    /// are logged and skipped.
+    ///
+    /// # Caveats
+    ///
+    /// The listener's bound on handshakes in flight
+    /// ([`Listener::set_max_handshakes`]) applies to those run by `accept` only: the
+    /// handshakes handed out here are yours to bound (a semaphore around the spawn, or
+    /// a look at [`ListenerStats::in_flight`]), and their deadline is the policy's
+    /// handshake timeout.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a connection is taken from the socket only in the poll that
+    /// returns it.
+    pub async fn accept_handshake(&self) -> Result<(Handshake<TcpStream>, SocketAddr)> {
+        let mut waiter = Waiter {
+            waiters: &self.takers,
+            id: None,
+        };
+        let (socket, peer) = futures_lite::future::poll_fn(|cx| {
+            self.takers.enter(&mut waiter.id, cx.waker());
+            let taken = self.socket.poll_accept();
+            if taken.is_ready() {
+                self.takers.leave(&mut waiter.id);
+            }
+            taken
+        })
+        .await?;
+        // The socket is watched again only once someone finds its backlog empty: let
+        // another waiter look.
+        self.socket.notify();
+        let started = Instant::now();
+        let tracker = Tracker::new(self.monitor.clone(), peer, started);
+        let handshake = Handshake::new(&self.acceptor, socket, started, Some(tracker));
+        Ok((handshake, peer))
+    }
+
     /// A stream of finished handshakes.
     ///
     /// Several streams (or a stream and calls to [`Listener::accept`]) may be used from
@@ -179,20 +233,66 @@ impl Listener {
     ///
     /// [`ErrorKind::Io`] if the system cannot tell.
     pub fn local_addr(&self) -> Result<SocketAddr> {
-        self.tcp
+        self.socket
             .get_ref()
             .local_addr()
             .map_err(|e| Error::with_source(ErrorKind::Io, "cannot read the local address", e))
     }
 
-    /// Sets how many handshakes may be in flight at once (default 256, at least 1). When
-    /// the bound is reached, new TCP connections wait in the kernel's backlog; a waiting
-    /// connection takes the place of the oldest handshake once that one has run for a
-    /// second, so clients that never finish cannot hold every slot.
+    /// Sets how many handshakes [`Listener::accept`] may have in flight at once
+    /// (default 256, at least 1). When the bound is reached, new TCP connections wait in
+    /// the kernel's backlog; a waiting connection takes the place of the oldest
+    /// handshake once that one has run for a second, so clients that never finish
+    /// cannot hold every slot.
     pub fn set_max_handshakes(&self, max: usize) {
         self.state().max_handshakes = max.max(1);
         // A raised bound may let a waiter accept at once.
         self.waiters.notify();
+    }
+
+    /// What this listener has counted since it was bound: handshakes accepted,
+    /// succeeded, failed, timed out, evicted and in flight, those run by
+    /// [`Listener::accept`] and those handed out by [`Listener::accept_handshake`]
+    /// alike.
+    ///
+    /// See [`ListenerStats`] for an example.
+    pub fn stats(&self) -> ListenerStats {
+        self.monitor.stats()
+    }
+
+    /// Calls `hook` on every failed handshake of this listener, with the peer's
+    /// address, the error's kind, the time since the TCP accept and the error itself:
+    /// to watch for a flood, or to refuse a peer that keeps failing. It replaces the
+    /// hook set before, for handshakes already under way too.
+    ///
+    /// It covers the handshakes run by [`Listener::accept`], those dropped to make room
+    /// in a full listener (`evicted`), and those handed out by
+    /// [`Listener::accept_handshake`], wherever they run.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use tlsport::ErrorKind;
+    ///
+    /// # async fn run(acceptor: tlsport::Acceptor) -> tlsport::Result<()> {
+    /// let listener = acceptor.bind("", 8443).await?;
+    /// listener.on_handshake_error(|failure| {
+    ///     if failure.kind == ErrorKind::TimedOut {
+    ///         eprintln!("{} sent no handshake in {:?}", failure.peer, failure.elapsed);
+    ///     }
+    /// });
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Caveats
+    ///
+    /// The hook runs on the thread that polls the failed handshake, inside the poll of
+    /// `accept` or of the [`Handshake`], never under a lock of the listener (it may use
+    /// the listener): keep it short and non-blocking. A hook that panics does not harm
+    /// the listener: the panic is caught and logged (`warn`), after the panic hook has
+    /// printed it; with `panic = "abort"` it aborts the process, as any panic does.
+    pub fn on_handshake_error(&self, hook: impl Fn(&HandshakeFailure<'_>) + Send + Sync + 'static) {
+        self.monitor.set_hook(Arc::new(hook));
     }
 
     /// The acceptor this listener serves with.
@@ -203,180 +303,16 @@ impl Listener {
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
-
-    /// One look at the listener by the waiter `id` (joined on its first look, left
-    /// when it gets its answer).
-    ///
-    /// The socket, the timers and the handshakes are all polled with the waiters' own
-    /// waker, never with a task's: each keeps one waker however many tasks wait, and a
-    /// wake-up of any of them wakes one waiting task (see [`Waiters`]).
-    fn poll_accept(
-        &self,
-        id: &mut Option<WaiterId>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Result<(TlsStream<TcpStream>, SocketAddr)>> {
-        self.waiters.enter(id, cx.waker());
-        let mut shared = Context::from_waker(self.waiters.waker());
-        let (result, freed_a_slot_of_a_full_listener) = {
-            let mut state = self.state();
-            let result = self.poll_state(&mut state, &mut shared);
-            let was_full = state.handshakes.len() + 1 >= state.max_handshakes;
-            let freed = matches!(result, Poll::Ready(Ok(_))) && was_full;
-            (result, freed)
-        };
-        if result.is_ready() {
-            self.waiters.leave(id);
-            if freed_a_slot_of_a_full_listener {
-                // A connection may be waiting in the backlog for that slot.
-                self.waiters.notify();
-            }
-        }
-        result
-    }
-
-    fn poll_state(
-        &self,
-        state: &mut State,
-        cx: &mut Context<'_>,
-    ) -> Poll<Result<(TlsStream<TcpStream>, SocketAddr)>> {
-        loop {
-            self.poll_new_connections(state, cx)?;
-            let was_full = state.handshakes.len() >= state.max_handshakes;
-            let mut finished = false;
-            while let Poll::Ready((peer, result)) = state.handshakes.poll_next() {
-                finished = true;
-                match result {
-                    Ok(stream) => return Poll::Ready(Ok((stream, peer))),
-                    Err(err) => log::info!("tls handshake with {peer} failed: {}", Chain(&err)),
-                }
-            }
-            // Failed handshakes freed slots that new connections may be waiting for.
-            if !(was_full && finished) {
-                return Poll::Pending;
-            }
-        }
-    }
-
-    /// Accepts TCP connections while there is room, starting a handshake for each.
-    ///
-    /// When the listener is full and a connection is waiting, the oldest handshake gives
-    /// its place up once it has had [`EVICT_AFTER`]: a flood of clients that never finish
-    /// cannot hold every slot until the handshake timeout.
-    fn poll_new_connections(&self, state: &mut State, cx: &mut Context<'_>) -> Result<()> {
-        let mut errors_in_a_row = 0;
-        loop {
-            if let Some(timer) = state.backoff.as_mut() {
-                if Pin::new(timer).poll(cx).is_pending() {
-                    return Ok(());
-                }
-                state.backoff = None;
-            }
-            let full = state.handshakes.len() >= state.max_handshakes;
-            if full && !self.poll_evictable(state, cx) {
-                return Ok(());
-            }
-            let e = match self.tcp.get_ref().accept() {
-                Ok((socket, peer)) => {
-                    errors_in_a_row = 0;
-                    match TcpStream::try_from(socket) {
-                        Ok(socket) => {
-                            if full {
-                                evict_oldest(state);
-                            }
-                            let acceptor = self.acceptor.clone();
-                            state.handshakes.insert(Handshaking {
-                                started: Instant::now(),
-                                peer,
-                                handshake: Box::pin(async move {
-                                    (peer, acceptor.accept(socket).await)
-                                }),
-                            });
-                        }
-                        Err(err) => {
-                            log::info!("cannot register the connection from {peer}: {err}")
-                        }
-                    }
-                    continue;
-                }
-                Err(e) => e,
-            };
-            match classify(&e) {
-                AcceptError::WouldBlock => match self.tcp.poll_readable(cx) {
-                    Poll::Ready(Ok(())) => {}
-                    Poll::Ready(Err(e)) => return Err(accept_error(e)),
-                    Poll::Pending => return Ok(()),
-                },
-                AcceptError::PerConnection => {
-                    errors_in_a_row += 1;
-                    if errors_in_a_row < MAX_ERRORS_IN_A_ROW {
-                        log::info!("a connection failed before it was accepted: {e}");
-                    } else {
-                        log::warn!(
-                            "accept failed {errors_in_a_row} times in a row (the last: {e}); \
-                             retrying in {BACKOFF:?}"
-                        );
-                        state.backoff = Some(Timer::after(BACKOFF));
-                    }
-                }
-                AcceptError::ResourceShortage => {
-                    log::warn!("accept failed ({e}); retrying in {BACKOFF:?}");
-                    state.backoff = Some(Timer::after(BACKOFF));
-                }
-                AcceptError::Listener => return Err(accept_error(e)),
-            }
-        }
-    }
-
-    /// Whether the oldest handshake of a full listener may give its place up now; if not
-    /// yet, a timer wakes the listener when it may. The timer is set again only when the
-    /// oldest handshake changes.
-    fn poll_evictable(&self, state: &mut State, cx: &mut Context<'_>) -> bool {
-        let Some(oldest) = state.handshakes.min_key(|h| h.started) else {
-            return false;
-        };
-        let when = oldest + EVICT_AFTER;
-        if when <= Instant::now() {
-            state.evict_at = None;
-            return true;
-        }
-        let (at, timer) = state
-            .evict_at
-            .get_or_insert_with(|| (when, Timer::at(when)));
-        if *at != when {
-            *at = when;
-            timer.set_at(when);
-        }
-        if Pin::new(timer).poll(cx).is_ready() {
-            state.evict_at = None;
-            return true;
-        }
-        false
-    }
-}
-
-/// Drops the oldest handshake in flight, to make room.
-fn evict_oldest(state: &mut State) {
-    if let Some(evicted) = state.handshakes.remove_min_by_key(|h| h.started) {
-        log::info!(
-            "tls handshake with {} dropped after {:?}: the listener is full and a new \
-             connection is waiting",
-            evicted.peer,
-            evicted.started.elapsed()
-        );
-    }
-}
-
-fn accept_error(e: io::Error) -> Error {
-    Error::with_source(ErrorKind::Io, "accept failed", e)
 }
 
 impl fmt::Debug for Listener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.state();
         f.debug_struct("Listener")
-            .field("local_addr", &self.tcp.get_ref().local_addr().ok())
+            .field("local_addr", &self.socket.get_ref().local_addr().ok())
             .field("handshakes_in_flight", &state.handshakes.len())
             .field("max_handshakes", &state.max_handshakes)
+            .field("stats", &self.monitor.stats())
             .finish_non_exhaustive()
     }
 }

@@ -9,7 +9,8 @@
 //!
 //! Environment: `TLSPORT_BENCH_QUICK=1` (same as `--quick`), `TLSPORT_BENCH_MIB` (MiB per
 //! bulk run), `TLSPORT_BENCH_RUNS` (runs per figure). Sections: `bulk`, `io`,
-//! `handshake`, `clients`, `split`, `memory`, `ctor`, `sni`, and the opt-in `diag` (`--only diag`). See BENCHMARKS.md.
+//! `handshake`, `clients`, `scaling`, `split`, `memory`, `ctor`, `sni`, and the opt-in
+//! `diag` (`--only diag`). See BENCHMARKS.md.
 
 use std::env;
 use std::io;
@@ -24,6 +25,7 @@ mod contenders;
 mod handshake;
 mod measure;
 mod memory;
+mod scaling;
 mod sni;
 
 use bulk::Direction;
@@ -45,6 +47,7 @@ struct Params {
     handshakes: usize,
     client_handshakes: usize,
     clients: usize,
+    scaling_handshakes: usize,
     memory_n: usize,
     memory_runs: usize,
     ctor_n: usize,
@@ -103,6 +106,7 @@ impl Params {
                 handshakes: 50,
                 client_handshakes: 200,
                 clients: 64,
+                scaling_handshakes: 60,
                 memory_n: 200,
                 memory_runs: 1,
                 ctor_n: 20,
@@ -122,6 +126,7 @@ impl Params {
                 handshakes: 400,
                 client_handshakes: 1000,
                 clients: 64,
+                scaling_handshakes: 300,
                 memory_n: 2000,
                 memory_runs: 2,
                 ctor_n: 200,
@@ -1020,6 +1025,11 @@ fn run(p: &Params) -> io::Result<()> {
         let t = std::time::Instant::now();
         clients_section(p, &setup, &workers, &mut report)?;
         section("clients", t);
+    }
+    if p.wants("scaling") {
+        let t = std::time::Instant::now();
+        scaling::section(p, &mut report)?;
+        section("scaling", t);
     }
     if p.wants("split") {
         let t = std::time::Instant::now();

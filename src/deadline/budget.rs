@@ -26,6 +26,14 @@ impl Budget {
         }
     }
 
+    /// `limit` from `started`, an instant already past (a TCP accept).
+    pub(crate) fn since(limit: Option<Duration>, started: Instant) -> Budget {
+        Budget {
+            limit,
+            until: limit.and_then(|limit| started.checked_add(limit)),
+        }
+    }
+
     /// The time left, zero once it has run out; `None` when there is no limit.
     pub(crate) fn left(&self) -> Option<Duration> {
         self.until

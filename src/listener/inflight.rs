@@ -104,6 +104,19 @@ pub(crate) struct Waiters {
 }
 
 impl Waiters {
+    /// Waiters of no set, for tasks that wait on other sources only (polled with
+    /// [`Waiters::waker`]).
+    pub(crate) fn new() -> Waiters {
+        Waiters::of(Arc::default())
+    }
+
+    fn of(shared: Arc<Shared>) -> Waiters {
+        Waiters {
+            waker: Waker::from(shared.clone()),
+            shared,
+        }
+    }
+
     /// The set's waker: waking it wakes one waiter. Poll every source of work for the
     /// waiters (sockets, timers) with it, so that each source keeps one waker however
     /// many tasks wait.
@@ -233,10 +246,7 @@ impl<T: Future + Unpin> InFlight<T> {
 
     /// The tasks waiting on this set: woken when a member is.
     pub(crate) fn waiters(&self) -> Waiters {
-        Waiters {
-            shared: self.shared.clone(),
-            waker: Waker::from(self.shared.clone()),
-        }
+        Waiters::of(self.shared.clone())
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -12,12 +12,14 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod accept_handshake;
 mod api;
 mod certificates;
 mod eof_close;
 mod examples;
 mod fuzz_replay;
 mod handshake;
+mod handshake_failures;
 mod hostile;
 #[cfg(feature = "hyper")]
 mod hyper;
