@@ -73,6 +73,10 @@
 //!   PKCS#8 keys (PBES2: PBKDF2 or scrypt, AES or 3DES), as OpenSSL 3 writes them.
 //! - `pkcs12` (default): [`Identity::from_pkcs12`], modern (AES/PBKDF2) and legacy
 //!   (RC2/3DES) PKCS#12 archives.
+//! - `fuzzing`: **no security, for fuzz targets only**: [`fuzzing`], deterministic and
+//!   unencrypted sessions (`Backend::InsecureFuzzing`) that replay byte for byte, with
+//!   helpers to record and replay them. Never enable it in a build that talks to
+//!   anything real.
 //!
 //! # Caveats
 //!
@@ -164,6 +168,10 @@ mod policy;
 mod split;
 mod stream;
 mod trust;
+
+#[cfg(feature = "fuzzing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fuzzing")))]
+pub mod fuzzing;
 
 // ---- public interface ----
 //

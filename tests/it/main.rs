@@ -17,6 +17,8 @@ mod certificates;
 mod eof_close;
 mod examples;
 mod fuzz_replay;
+#[cfg(feature = "fuzzing")]
+mod fuzzing;
 mod handshake;
 mod hostile;
 mod interop;
