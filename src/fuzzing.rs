@@ -57,7 +57,7 @@
 //!         client.write_all(b"GET /index.html\n").await?;
 //!         let mut reply = Vec::new();
 //!         client.read_to_end(&mut reply).await?;
-//!         Ok(())
+//!         client.close().await
 //!     },
 //!     |mut server| async move {
 //!         let mut request = [0; 16];
@@ -95,7 +95,11 @@
 //! # }
 //! # fn main() -> tlsport::Result<()> {
 //! # let recording = tlsport::fuzzing::record(
-//! #     |mut c| async move { c.write_all(b"GET /index.html\n").await?; c.close().await },
+//! #     |mut c| async move {
+//! #         c.write_all(b"GET /index.html\n").await?;
+//! #         c.read_to_end(&mut Vec::new()).await?;
+//! #         c.close().await
+//! #     },
 //! #     |s| async move { serve(s).await.map(drop) },
 //! # )?;
 //! # let corpus_file = recording.sent();

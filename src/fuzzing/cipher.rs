@@ -29,9 +29,6 @@ pub(crate) const TLS12_SUITE: CipherSuite = CipherSuite::Unknown(0xFF5B);
 /// The tag that ends every record.
 pub(crate) const TAG: [u8; 16] = *b"(not encrypted!)";
 
-/// The largest plaintext of a record (RFC 8446, 5.1).
-const MAX_FRAGMENT_LEN: usize = 16384;
-
 /// The suites, TLS 1.3 first; `None` when no real backend is compiled in to hash with.
 pub(crate) fn suites() -> Option<Vec<SupportedCipherSuite>> {
     static TLS13: OnceLock<Option<Tls13CipherSuite>> = OnceLock::new();
@@ -181,11 +178,14 @@ mod tls12 {
     };
     use rustls::{ConnectionTrafficSecrets, Error, SignatureScheme, Tls12CipherSuite};
 
-    use super::{MAX_FRAGMENT_LEN, TAG, TLS12_SUITE, open, real, seal};
+    use super::{TAG, TLS12_SUITE, open, real, seal};
     use crate::fuzzing::sign::TLS12_SCHEME;
 
     /// The scheme the TLS 1.2 suite signs with (see `sign` for why it is Ed25519's).
     static SIGN: [SignatureScheme; 1] = [TLS12_SCHEME];
+
+    /// The largest plaintext of a record (RFC 5246, 6.2.1).
+    const MAX_FRAGMENT_LEN: usize = 16384;
 
     pub(super) fn suite() -> Option<&'static Tls12CipherSuite> {
         static SUITE: OnceLock<Option<Tls12CipherSuite>> = OnceLock::new();

@@ -27,12 +27,9 @@ impl Policy {
     }
 
     /// Whether this policy is on the (insecure) fuzzing backend.
+    #[cfg(feature = "fuzzing")]
     fn is_fuzzing(&self) -> bool {
-        #[cfg(feature = "fuzzing")]
-        if self.effective_backend() == Backend::InsecureFuzzing {
-            return true;
-        }
-        false
+        self.effective_backend() == Backend::InsecureFuzzing
     }
 
     /// The clock rustls reads: the fuzzing backend's is fixed.

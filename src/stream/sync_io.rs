@@ -114,6 +114,13 @@ mod tests {
         ) -> Poll<io::Result<usize>> {
             Poll::Ready(Ok(buf.len() + 1))
         }
+        fn poll_write_vectored(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            bufs: &[IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            Poll::Ready(Ok(bufs.iter().map(|b| b.len()).sum::<usize>() + 1))
+        }
         fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
             Poll::Ready(Ok(()))
         }
