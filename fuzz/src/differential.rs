@@ -73,7 +73,9 @@ async fn read_all<S: AsyncRead + AsyncWrite + Unpin>(
             Ok(0) => return (plaintext, End::Clean),
             Ok(n) if plaintext.len() + n <= MAX_PLAINTEXT => plaintext.extend_from_slice(&buf[..n]),
             Ok(_) => return (plaintext, End::Failed),
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return (plaintext, End::Truncated),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                return (plaintext, End::Truncated);
+            }
             Err(_) => return (plaintext, End::Failed),
         }
     }
@@ -174,7 +176,10 @@ fn compare(ours: &Outcome, theirs: &Outcome) {
         );
         return;
     }
-    assert!(theirs.handshake_done, "tlsport finished a handshake rustls did not");
+    assert!(
+        theirs.handshake_done,
+        "tlsport finished a handshake rustls did not"
+    );
     assert_eq!(ours.end, theirs.end, "the streams ended differently");
     if ours.end == End::Failed {
         assert!(

@@ -15,7 +15,8 @@ fn capture(connector: &Connector, acceptor: &Acceptor) -> (Vec<u8>, Vec<u8>) {
         connector,
         acceptor,
         |mut c| async move {
-            c.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").await?;
+            c.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                .await?;
             c.flush().await?;
             let mut response = Vec::new();
             c.read_to_end(&mut response).await?;
@@ -24,7 +25,8 @@ fn capture(connector: &Connector, acceptor: &Acceptor) -> (Vec<u8>, Vec<u8>) {
         |mut s| async move {
             let mut request = [0u8; 64];
             let _ = s.read(&mut request).await?;
-            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello").await?;
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+                .await?;
             s.close().await
         },
     )
@@ -97,7 +99,11 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         add("differential", "client-flight-tls12", side(1, &from_client));
     }
     for target in ["plaintext_client", "plaintext_server"] {
-        add(target, "alert", framed(1, &[], &[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]));
+        add(
+            target,
+            "alert",
+            framed(1, &[], &[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]),
+        );
     }
     seeds
 }
