@@ -5,7 +5,8 @@
 //! **Everything here exists to be broken on purpose. A connection made with
 //! [`Backend::InsecureFuzzing`] is not encrypted, not authenticated and not private**:
 //! records carry their plaintext in the clear, "signatures" are a fixed value, the key
-//! exchange has a fixed result and the random numbers are a fixed pattern. Never enable
+//! exchange has a fixed result, every hash and MAC (so every secret and every `Finished`
+//! message) is a constant, and the random numbers are a fixed pattern. Never enable
 //! the `fuzzing` feature in a build that talks to anything real; enable it only in fuzz
 //! targets and their tests (a fuzz crate's `Cargo.toml`, a `dev-dependency`).
 //!
@@ -115,6 +116,7 @@
 
 mod certificate;
 mod cipher;
+mod hash;
 mod provider;
 mod record;
 mod replay;
@@ -204,8 +206,8 @@ pub fn identity() -> Identity {
 ///
 /// # Errors
 ///
-/// [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) in a build without a real
-/// backend (`aws-lc-rs` or `ring`), whose SHA-256 the fuzzing backend borrows.
+/// None today: the built-in policies always compile. The `Result` leaves room for
+/// settings that may not.
 pub fn client_config() -> Result<Arc<rustls::ClientConfig>> {
     crate::policy::client_config(&client_policy()).map(Arc::new)
 }

@@ -1,14 +1,13 @@
-//! The cipher suites of the fuzzing provider: records carry their plaintext in the clear,
+//! The cipher suites of the fuzzing mode: records carry their plaintext in the clear,
 //! followed by a fixed 16-byte tag.
 //!
 //! TLS 1.3 and (feature `tls12`) TLS 1.2, each under a codepoint from the private-use
-//! range of the cipher suite registry (0xFF00-0xFFFF). The hash, HKDF and TLS 1.2 PRF
-//! are a real backend's SHA-256 ones: the traffic keys are derived as usual, then
-//! ignored. A record's tag is checked on receipt, so a record whose tag was damaged is a
-//! `DecryptError`, and a record's plaintext can be changed at will by editing its bytes.
+//! range of the cipher suite registry (0xFF00-0xFFFF), over the fixed hash and HMAC of
+//! `hash`: the traffic keys are derived (all the same), then ignored. A record's tag is
+//! checked on receipt, so a record whose tag was damaged is a `DecryptError`, and a
+//! record's plaintext can be changed at will by editing its bytes.
 
-use std::sync::OnceLock;
-
+use super::hash::{FixedHash, HKDF};
 use rustls::crypto::CipherSuiteCommon;
 use rustls::crypto::cipher::{
     AeadKey, InboundOpaqueMessage, InboundPlainMessage, Iv, MessageDecrypter, MessageEncrypter,
@@ -29,62 +28,25 @@ pub(crate) const TLS12_SUITE: CipherSuite = CipherSuite::Unknown(0xFF5B);
 /// The tag that ends every record.
 pub(crate) const TAG: [u8; 16] = *b"(not encrypted!)";
 
-/// The suites, TLS 1.3 first; `None` when no real backend is compiled in to hash with.
-pub(crate) fn suites() -> Option<Vec<SupportedCipherSuite>> {
-    static TLS13: OnceLock<Option<Tls13CipherSuite>> = OnceLock::new();
-    let tls13 = TLS13
-        .get_or_init(|| {
-            let real = real::tls13()?;
-            Some(Tls13CipherSuite {
-                common: CipherSuiteCommon {
-                    suite: TLS13_SUITE,
-                    hash_provider: real.common.hash_provider,
-                    confidentiality_limit: u64::MAX,
-                },
-                hkdf_provider: real.hkdf_provider,
-                aead_alg: &PlaintextAead,
-                quic: None,
-            })
-        })
-        .as_ref()?;
-    #[allow(unused_mut)]
-    let mut suites = vec![SupportedCipherSuite::Tls13(tls13)];
-    #[cfg(feature = "tls12")]
-    if let Some(tls12) = tls12::suite() {
-        suites.push(SupportedCipherSuite::Tls12(tls12));
-    }
-    Some(suites)
-}
+/// The TLS 1.3 suite.
+static TLS13: Tls13CipherSuite = Tls13CipherSuite {
+    common: CipherSuiteCommon {
+        suite: TLS13_SUITE,
+        hash_provider: &FixedHash,
+        confidentiality_limit: u64::MAX,
+    },
+    hkdf_provider: &HKDF,
+    aead_alg: &PlaintextAead,
+    quic: None,
+};
 
-/// The suites whose hash and key schedule are borrowed.
-mod real {
-    #[cfg(feature = "aws-lc-rs")]
-    use rustls::crypto::aws_lc_rs::cipher_suite as backend;
-    #[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
-    use rustls::crypto::ring::cipher_suite as backend;
-
-    #[cfg(any(feature = "aws-lc-rs", feature = "ring"))]
-    pub(super) fn tls13() -> Option<&'static rustls::Tls13CipherSuite> {
-        backend::TLS13_AES_128_GCM_SHA256.tls13()
-    }
-
-    #[cfg(not(any(feature = "aws-lc-rs", feature = "ring")))]
-    pub(super) fn tls13() -> Option<&'static rustls::Tls13CipherSuite> {
-        None
-    }
-
-    #[cfg(all(feature = "tls12", any(feature = "aws-lc-rs", feature = "ring")))]
-    pub(super) fn tls12() -> Option<&'static rustls::Tls12CipherSuite> {
-        match backend::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 {
-            rustls::SupportedCipherSuite::Tls12(suite) => Some(suite),
-            _ => None,
-        }
-    }
-
-    #[cfg(all(feature = "tls12", not(any(feature = "aws-lc-rs", feature = "ring"))))]
-    pub(super) fn tls12() -> Option<&'static rustls::Tls12CipherSuite> {
-        None
-    }
+/// The suites, TLS 1.3 first.
+pub(crate) fn suites() -> Vec<SupportedCipherSuite> {
+    vec![
+        SupportedCipherSuite::Tls13(&TLS13),
+        #[cfg(feature = "tls12")]
+        SupportedCipherSuite::Tls12(&tls12::SUITE),
+    ]
 }
 
 /// Seals a record: `plaintext || trailer || TAG`, where the trailer is TLS 1.3's inner
@@ -167,8 +129,6 @@ impl MessageDecrypter for Tls13Plaintext {
 
 #[cfg(feature = "tls12")]
 mod tls12 {
-    use std::sync::OnceLock;
-
     use rustls::crypto::CipherSuiteCommon;
     use rustls::crypto::KeyExchangeAlgorithm;
     use rustls::crypto::cipher::{
@@ -178,7 +138,8 @@ mod tls12 {
     };
     use rustls::{ConnectionTrafficSecrets, Error, SignatureScheme, Tls12CipherSuite};
 
-    use super::{TAG, TLS12_SUITE, open, real, seal};
+    use super::{TAG, TLS12_SUITE, open, seal};
+    use crate::fuzzing::hash::{FixedHash, PRF};
     use crate::fuzzing::sign::TLS12_SCHEME;
 
     /// The scheme the TLS 1.2 suite signs with (see `sign` for why it is Ed25519's).
@@ -187,25 +148,17 @@ mod tls12 {
     /// The largest plaintext of a record (RFC 5246, 6.2.1).
     const MAX_FRAGMENT_LEN: usize = 16384;
 
-    pub(super) fn suite() -> Option<&'static Tls12CipherSuite> {
-        static SUITE: OnceLock<Option<Tls12CipherSuite>> = OnceLock::new();
-        SUITE
-            .get_or_init(|| {
-                let real = real::tls12()?;
-                Some(Tls12CipherSuite {
-                    common: CipherSuiteCommon {
-                        suite: TLS12_SUITE,
-                        hash_provider: real.common.hash_provider,
-                        confidentiality_limit: u64::MAX,
-                    },
-                    prf_provider: real.prf_provider,
-                    kx: KeyExchangeAlgorithm::ECDHE,
-                    sign: &SIGN,
-                    aead_alg: &PlaintextAead12,
-                })
-            })
-            .as_ref()
-    }
+    pub(super) static SUITE: Tls12CipherSuite = Tls12CipherSuite {
+        common: CipherSuiteCommon {
+            suite: TLS12_SUITE,
+            hash_provider: &FixedHash,
+            confidentiality_limit: u64::MAX,
+        },
+        prf_provider: &PRF,
+        kx: KeyExchangeAlgorithm::ECDHE,
+        sign: &SIGN,
+        aead_alg: &PlaintextAead12,
+    };
 
     struct PlaintextAead12;
 

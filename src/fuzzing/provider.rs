@@ -6,9 +6,9 @@
 //!   shared secret (any peer key of the right length is accepted);
 //! - cipher suites under private-use codepoints (see `cipher`): records carry their
 //!   plaintext and a fixed tag;
-//! - hashing, HKDF and the TLS 1.2 PRF: borrowed from a real backend compiled into this
-//!   build (aws-lc-rs, else ring). They are deterministic, so they cost no replayability,
-//!   and the fuzzer never has to invert them: keys are derived but never used;
+//! - hashing and HMAC (so HKDF, the TLS 1.2 PRF, every secret and every `Finished`):
+//!   fixed outputs (see `hash`), so a changed handshake message never fails a
+//!   transcript check;
 //! - signatures: see `identity`;
 //! - the clock: fixed (see [`FixedClock`]).
 //!
@@ -26,7 +26,7 @@ use rustls::pki_types::UnixTime;
 use rustls::time_provider::TimeProvider;
 use rustls::{Error, NamedGroup, PeerMisbehaved};
 
-use crate::error::{Error as TlsportError, ErrorKind, Result};
+use crate::error::Result;
 
 use super::cipher;
 use super::sign::{KEY_PROVIDER, VERIFICATION_ALGORITHMS};
@@ -44,28 +44,20 @@ const SHARED_SECRET: [u8; 32] = *b"tlsport fuzzing: shared, public.";
 /// The instant the fixed clock always shows: 2025-01-01T00:00:00Z.
 pub(crate) const NOW_UNIX_SECONDS: u64 = 1_735_689_600;
 
-/// The provider, built once per process.
+/// The provider. No part of it needs a real crypto backend.
 pub(crate) fn provider() -> Result<Arc<CryptoProvider>> {
-    static PROVIDER: OnceLock<Option<Arc<CryptoProvider>>> = OnceLock::new();
-    PROVIDER
+    static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
+    Ok(PROVIDER
         .get_or_init(|| {
-            let cipher_suites = cipher::suites()?;
-            Some(Arc::new(CryptoProvider {
-                cipher_suites,
+            Arc::new(CryptoProvider {
+                cipher_suites: cipher::suites(),
                 kx_groups: vec![&FixedGroup],
                 signature_verification_algorithms: VERIFICATION_ALGORITHMS,
                 secure_random: &FixedRandom,
                 key_provider: &KEY_PROVIDER,
-            }))
+            })
         })
-        .clone()
-        .ok_or_else(|| {
-            TlsportError::new(
-                ErrorKind::Unsupported,
-                "the InsecureFuzzing backend borrows SHA-256 and HKDF from a real backend: \
-                 enable the \"aws-lc-rs\" or \"ring\" feature of tlsport as well",
-            )
-        })
+        .clone())
 }
 
 /// "Randomness" that is the same on every call: byte `i` of any request is
