@@ -1,6 +1,10 @@
 //! The seeds of the fuzzing-mode targets (`plaintext_client`, `plaintext_server`,
 //! `differential`): sessions recorded with `tlsport::fuzzing::record_with`, the same
-//! conversations as the seeds of `client_handshake` and `server_handshake`.
+//! conversations as the seeds of `client_handshake` and `server_handshake`, and a few
+//! that only the fuzzing mode can replay: session tickets and a resumption attempt
+//! recorded from policies with a session cache, and records spliced into recorded
+//! flights (a KeyUpdate, a renegotiation attempt), which is possible because records
+//! carry their plaintext and a fixed tag.
 
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use tlsport::fuzzing;
@@ -32,6 +36,46 @@ fn capture(connector: &Connector, acceptor: &Acceptor) -> (Vec<u8>, Vec<u8>) {
     )
     .expect("recorded fuzzing-mode session");
     (recording.sent().to_vec(), recording.received().to_vec())
+}
+
+/// The fixed tag that ends every record of the fuzzing mode.
+const TAG: &[u8] = b"(not encrypted!)";
+
+/// A record of the fuzzing mode after the handshake: TLS 1.3 hides the content type
+/// inside (application data outside), TLS 1.2 shows it.
+fn record(tls13: bool, content_type: u8, body: &[u8]) -> Vec<u8> {
+    let mut payload = body.to_vec();
+    if tls13 {
+        payload.push(content_type);
+    }
+    payload.extend_from_slice(TAG);
+    let outer = if tls13 { 0x17 } else { content_type };
+    let mut v = vec![outer, 0x03, 0x03];
+    v.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    v.extend_from_slice(&payload);
+    v
+}
+
+/// Where the last record of `flight` starts.
+fn last_record(flight: &[u8]) -> usize {
+    let (mut at, mut last) = (0, 0);
+    while at + 5 <= flight.len() {
+        last = at;
+        at += 5 + usize::from(u16::from_be_bytes([flight[at + 3], flight[at + 4]]));
+    }
+    last
+}
+
+/// `flight` with `extra` spliced in before its last record.
+fn spliced(flight: &[u8], extra: &[u8]) -> Vec<u8> {
+    let at = last_record(flight);
+    [&flight[..at], extra, &flight[at..]].concat()
+}
+
+/// The handshake message of the first record of `flight` (a ClientHello).
+fn first_message(flight: &[u8]) -> &[u8] {
+    let len = usize::from(u16::from_be_bytes([flight[3], flight[4]]));
+    &flight[5..5 + len]
 }
 
 fn framed(variant: u8, schedule: &[u8], peer: &[u8]) -> Vec<u8> {
@@ -85,6 +129,61 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
             );
         }
     }
+    // Only replayable in the fuzzing mode: session tickets (a server with a session
+    // cache), a KeyUpdate asking for one back, a renegotiation attempt.
+    const KEY_UPDATE: &[u8] = &[0x18, 0x00, 0x00, 0x01, 0x01];
+    const HELLO_REQUEST: &[u8] = &[0x00, 0x00, 0x00, 0x00];
+    for (version, tls13) in [(0u8, true), (2, false)] {
+        let connector = Connector::new(client_policy(version.into())).expect("client");
+        let acceptor = Acceptor::new(server_policy(version.into()).session_cache(8))
+            .expect("server with a session cache");
+        let (from_client, from_server) = capture(&connector, &acceptor);
+        let name = if tls13 { "tls13" } else { "tls12" };
+        add(
+            "plaintext_client",
+            &format!("server-flight-{name}-tickets"),
+            framed(version, &[], &from_server),
+        );
+        let (to_client, to_server) = if tls13 {
+            (
+                record(true, 0x16, KEY_UPDATE),
+                record(true, 0x16, KEY_UPDATE),
+            )
+        } else {
+            (
+                record(false, 0x16, HELLO_REQUEST),
+                record(false, 0x16, first_message(&from_client)),
+            )
+        };
+        let (client_name, server_name) = if tls13 {
+            ("key-update", "key-update")
+        } else {
+            ("hello-request", "renegotiation")
+        };
+        add(
+            "plaintext_client",
+            &format!("server-flight-{name}-{client_name}"),
+            framed(version, &[], &spliced(&from_server, &to_client)),
+        );
+        add(
+            "plaintext_server",
+            &format!("client-flight-{name}-{server_name}"),
+            framed(version, &[], &[&from_client[..], &to_server].concat()),
+        );
+    }
+    // A resumption attempt: the second ClientHello of a client with a session cache.
+    let connector =
+        Connector::new(fuzzing::client_policy().session_cache(8)).expect("client with a cache");
+    let acceptor =
+        Acceptor::new(fuzzing::server_policy().session_cache(8)).expect("server with a cache");
+    let _ = capture(&connector, &acceptor);
+    let (resuming, _) = capture(&connector, &acceptor);
+    add(
+        "plaintext_server",
+        "client-flight-tls13-resumption",
+        framed(0, &[], &resuming),
+    );
+
     // The differential target runs the default policies, TLS 1.3 and 1.2.
     let connector = Connector::new(fuzzing::client_policy()).expect("client policy");
     let acceptor = Acceptor::new(fuzzing::server_policy()).expect("server policy");

@@ -430,3 +430,39 @@ fn the_rustls_configurations_match_the_policies() {
     assert!(recorded().sent().starts_with(&hello));
     let _ = tlsport::rustls::ServerConnection::new(server).unwrap();
 }
+
+/// A TLS 1.3 record of the fuzzing mode after the handshake: the body, its content
+/// type, the fixed tag.
+fn tls13_record(content_type: u8, body: &[u8]) -> Vec<u8> {
+    let payload = [body, &[content_type], b"(not encrypted!)"].concat();
+    let mut record = vec![0x17, 0x03, 0x03];
+    record.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    record.extend_from_slice(&payload);
+    record
+}
+
+#[test]
+fn records_can_be_written_by_hand_into_a_recorded_flight() {
+    let pair = Pair::new(Some(&[Version::Tls13]));
+    let recording = pair.record();
+    let flight = recording.received();
+    // The server's last record is its close_notify: splice in, before it, a KeyUpdate
+    // asking for one back, and some application data of our own.
+    let mut at = 0;
+    let mut last = 0;
+    while at < flight.len() {
+        last = at;
+        at += 5 + usize::from(u16::from_be_bytes([flight[at + 3], flight[at + 4]]));
+    }
+    let key_update = tls13_record(0x16, &[0x18, 0x00, 0x00, 0x01, 0x01]);
+    let data = tls13_record(0x17, b" and more");
+    let edited = [&flight[..last], &key_update, &data, &flight[last..]].concat();
+    let replay = fuzzing::replay_client_with(&pair.connector, edited, client_app);
+    assert_eq!(
+        replay.output.unwrap().unwrap(),
+        b"pong from the server and more"
+    );
+    // The client answered the KeyUpdate with its own, not asking for one back.
+    let answer = tls13_record(0x16, &[0x18, 0x00, 0x00, 0x01, 0x00]);
+    assert!(contains(&replay.written, &answer));
+}
