@@ -20,12 +20,26 @@ pub enum Backend {
     AwsLcRs,
     /// `ring` (feature `ring`).
     Ring,
+    /// **No security at all**: deterministic, unencrypted sessions for fuzzing (feature
+    /// `fuzzing`), described in [`tlsport::fuzzing`](crate::fuzzing), whose warning
+    /// applies. Never a default: [`default_backend`] never returns it and
+    /// [`set_default_backend`] refuses it; name it in a policy (or use
+    /// [`fuzzing::client_policy`](crate::fuzzing::client_policy) and
+    /// [`fuzzing::server_policy`](crate::fuzzing::server_policy)).
+    #[cfg(feature = "fuzzing")]
+    InsecureFuzzing,
 }
 
-const ALL: [Backend; 2] = [Backend::AwsLcRs, Backend::Ring];
+const ALL: &[Backend] = &[
+    Backend::AwsLcRs,
+    Backend::Ring,
+    #[cfg(feature = "fuzzing")]
+    Backend::InsecureFuzzing,
+];
 
 impl Backend {
-    /// The backends compiled into this build, the preferred one first.
+    /// The backends compiled into this build, the preferred one first
+    /// (`InsecureFuzzing`, with the `fuzzing` feature, always last).
     ///
     /// ```
     /// for backend in tlsport::Backend::available() {
@@ -33,7 +47,7 @@ impl Backend {
     /// }
     /// ```
     pub fn available() -> Vec<Backend> {
-        ALL.into_iter().filter(|b| b.is_available()).collect()
+        ALL.iter().copied().filter(|b| b.is_available()).collect()
     }
 
     /// Whether this backend was compiled in.
@@ -41,6 +55,8 @@ impl Backend {
         match self {
             Backend::AwsLcRs => cfg!(feature = "aws-lc-rs"),
             Backend::Ring => cfg!(feature = "ring"),
+            #[cfg(feature = "fuzzing")]
+            Backend::InsecureFuzzing => true,
         }
     }
 
@@ -51,6 +67,8 @@ impl Backend {
             Backend::AwsLcRs => Ok(Arc::new(rustls::crypto::aws_lc_rs::default_provider())),
             #[cfg(feature = "ring")]
             Backend::Ring => Ok(Arc::new(rustls::crypto::ring::default_provider())),
+            #[cfg(feature = "fuzzing")]
+            Backend::InsecureFuzzing => crate::fuzzing::provider(),
             #[allow(unreachable_patterns)]
             other => Err(Error::new(
                 ErrorKind::Unsupported,
@@ -66,13 +84,27 @@ impl Backend {
         match self {
             Backend::AwsLcRs => "aws-lc-rs",
             Backend::Ring => "ring",
+            #[cfg(feature = "fuzzing")]
+            Backend::InsecureFuzzing => "fuzzing",
         }
+    }
+
+    /// Whether this backend does real cryptography (every backend but
+    /// `InsecureFuzzing`).
+    pub(crate) fn is_real(self) -> bool {
+        #[cfg(feature = "fuzzing")]
+        if self == Backend::InsecureFuzzing {
+            return false;
+        }
+        true
     }
 
     fn code(self) -> u8 {
         match self {
             Backend::AwsLcRs => 1,
             Backend::Ring => 2,
+            #[cfg(feature = "fuzzing")]
+            Backend::InsecureFuzzing => 3,
         }
     }
 }
@@ -91,8 +123,8 @@ pub fn default_backend() -> Backend {
         1 => Backend::AwsLcRs,
         2 => Backend::Ring,
         _ => Backend::available()
-            .first()
-            .copied()
+            .into_iter()
+            .find(|b| b.is_real())
             .unwrap_or(Backend::AwsLcRs),
     }
 }
@@ -104,8 +136,9 @@ pub fn default_backend() -> Backend {
 ///
 /// # Errors
 ///
-/// [`ErrorKind::Unsupported`] when `backend` is not compiled in; the default is then
-/// unchanged.
+/// [`ErrorKind::Unsupported`] when `backend` is not compiled in;
+/// [`ErrorKind::InvalidInput`] for `Backend::InsecureFuzzing` (feature `fuzzing`), which
+/// is never a default. The default is then unchanged.
 ///
 /// ```
 /// # fn main() -> tlsport::Result<()> {
@@ -114,6 +147,13 @@ pub fn default_backend() -> Backend {
 /// # Ok(()) }
 /// ```
 pub fn set_default_backend(backend: Backend) -> Result<Backend> {
+    if !backend.is_real() {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "Backend::InsecureFuzzing has no security and is never a default backend: \
+             name it in each fuzzing policy with Policy::backend() instead",
+        ));
+    }
     backend.provider()?;
     let previous = default_backend();
     DEFAULT.store(backend.code(), Ordering::Relaxed);

@@ -154,6 +154,19 @@ impl Identity {
         Identity::checked(chain, key, "identity")
     }
 
+    /// The built-in identity of the fuzzing mode, whose key no real backend loads (so
+    /// it cannot be checked here); only `Backend::InsecureFuzzing` accepts it.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn built_in_fuzzing(
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    ) -> Identity {
+        Identity {
+            chain,
+            key: Arc::new(Zeroizing::new(key)),
+        }
+    }
+
     /// The certificate chain, leaf first.
     pub fn chain(&self) -> &[CertificateDer<'static>] {
         &self.chain

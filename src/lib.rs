@@ -139,6 +139,10 @@
 //!   (RC2/3DES) PKCS#12 archives.
 //! - `hyper`: the `tlsport::hyper` module, an HTTPS connector for hyper-util's pooled
 //!   client on any runtime, and hyper's I/O traits on [`TlsStream`].
+//! - `fuzzing`: **no security, for fuzz targets only**: [`fuzzing`], deterministic and
+//!   unencrypted sessions (`Backend::InsecureFuzzing`) that replay byte for byte, with
+//!   helpers to record and replay them. Never enable it in a build that talks to
+//!   anything real.
 //!
 //! # Caveats
 //!
@@ -236,6 +240,9 @@ mod split;
 mod stream;
 mod trust;
 
+#[cfg(feature = "fuzzing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fuzzing")))]
+pub mod fuzzing;
 #[cfg(feature = "hyper")]
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 pub mod hyper;

@@ -23,9 +23,32 @@ mod stream_ops;
 
 mod seeds;
 
+// The targets of tlsport's fuzzing mode (feature `fuzzing` of tlsport; this crate's
+// feature of the same name, on by default, says it is enabled, and so does the root
+// package's when `tests/it/fuzz_replay.rs` includes this file).
+#[cfg(feature = "fuzzing")]
+mod differential;
+#[cfg(feature = "fuzzing")]
+mod plaintext;
+#[cfg(feature = "fuzzing")]
+mod plaintext_client;
+#[cfg(feature = "fuzzing")]
+mod plaintext_server;
+#[cfg(feature = "fuzzing")]
+mod seeds_plaintext;
+
 pub use client_handshake::run_client_handshake;
 pub use host_port::run_host_port;
 pub use load_identity::run_load_identity;
 pub use seeds::seed_corpus;
 pub use server_handshake::run_server_handshake;
 pub use stream_ops::run_stream_ops;
+
+#[cfg(feature = "fuzzing")]
+pub use differential::run_differential;
+#[cfg(feature = "fuzzing")]
+pub use plaintext_client::run_plaintext_client;
+#[cfg(feature = "fuzzing")]
+pub use plaintext_server::run_plaintext_server;
+#[cfg(feature = "fuzzing")]
+pub use seeds_plaintext::seeds as plaintext_seed_corpus;

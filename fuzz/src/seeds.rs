@@ -270,5 +270,7 @@ pub fn seed_corpus() -> Vec<(&'static str, String, Vec<u8>)> {
     {
         add("host_port", &format!("host-port-{i}"), text.to_vec());
     }
+    #[cfg(feature = "fuzzing")]
+    seeds.extend(super::seeds_plaintext::seeds());
     seeds
 }

@@ -9,6 +9,7 @@ use rustls::client::danger::ServerCertVerifier;
 use rustls::client::{Resumption, WebPkiServerVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::server::{NoServerSessionStorage, ServerSessionMemoryCache, WebPkiClientVerifier};
+use rustls::time_provider::{DefaultTimeProvider, TimeProvider};
 use rustls::{ClientConfig, KeyLogFile, ServerConfig, SupportedProtocolVersion};
 
 use crate::backend::{Backend, default_backend};
@@ -25,6 +26,21 @@ impl Policy {
         self.backend.unwrap_or_else(default_backend)
     }
 
+    /// Whether this policy is on the (insecure) fuzzing backend.
+    #[cfg(feature = "fuzzing")]
+    fn is_fuzzing(&self) -> bool {
+        self.effective_backend() == Backend::InsecureFuzzing
+    }
+
+    /// The clock rustls reads: the fuzzing backend's is fixed.
+    fn time_provider(&self) -> Arc<dyn TimeProvider> {
+        #[cfg(feature = "fuzzing")]
+        if self.is_fuzzing() {
+            return Arc::new(crate::fuzzing::FixedClock);
+        }
+        Arc::new(DefaultTimeProvider)
+    }
+
     /// An error when `load_object` left half an identity.
     fn check_loaded_pieces(&self) -> Result<()> {
         match &self.identity {
@@ -38,6 +54,10 @@ impl Policy {
 fn provider_and_versions(
     policy: &Policy,
 ) -> Result<(Arc<CryptoProvider>, Vec<&'static SupportedProtocolVersion>)> {
+    #[cfg(feature = "fuzzing")]
+    if policy.is_fuzzing() {
+        crate::fuzzing::check_policy(policy)?;
+    }
     let provider = policy.effective_backend().provider()?;
     let mut versions = Vec::new();
     for version in &policy.versions {
@@ -97,7 +117,7 @@ pub(crate) fn client_config(policy: &Policy) -> Result<ClientConfig> {
     check_alpn(&policy.alpn)?;
     let (provider, versions) = provider_and_versions(policy)?;
     let verifier = server_verifier(policy, &provider)?;
-    let builder = ClientConfig::builder_with_provider(provider.clone())
+    let builder = ClientConfig::builder_with_details(provider.clone(), policy.time_provider())
         .with_protocol_versions(&versions)
         .map_err(|e| config_error("the crypto backend cannot speak these versions", e))?
         .dangerous()
@@ -125,6 +145,10 @@ fn server_verifier(
     policy: &Policy,
     provider: &Arc<CryptoProvider>,
 ) -> Result<Arc<dyn ServerCertVerifier>> {
+    #[cfg(feature = "fuzzing")]
+    if policy.is_fuzzing() {
+        return Ok(crate::fuzzing::server_verifier(policy));
+    }
     if policy.accept_invalid_certs {
         return Ok(Arc::new(AcceptAnyCertificate {
             algorithms: provider.signature_verification_algorithms,
@@ -204,11 +228,15 @@ pub(crate) fn server_config(policy: &Policy) -> Result<(ServerConfig, Arc<Names>
         ));
     }
     let (provider, versions) = provider_and_versions(policy)?;
-    let builder = ServerConfig::builder_with_provider(provider.clone())
+    let builder = ServerConfig::builder_with_details(provider.clone(), policy.time_provider())
         .with_protocol_versions(&versions)
         .map_err(|e| config_error("the crypto backend cannot speak these versions", e))?;
     let builder = match policy.client_auth {
         ClientAuth::None => builder.with_no_client_auth(),
+        #[cfg(feature = "fuzzing")]
+        mode if policy.is_fuzzing() => {
+            builder.with_client_cert_verifier(crate::fuzzing::client_verifier(mode))
+        }
         mode => {
             // Never the policy's ca_bundle: that one says which servers to trust, and a
             // public bundle would let in anybody's certificate with the clientAuth usage.

@@ -69,7 +69,8 @@ impl ReadAhead {
         self.end = 0;
         match Pin::new(io).poll_read(cx, buf) {
             Poll::Ready(Ok(n)) => {
-                self.end = n.min(SIZE);
+                // A count beyond the buffer is a broken transport (see `sync_io`).
+                self.end = super::sync_io::within(Ok(n), buf.len(), "read")?;
                 Poll::Ready(Ok(self.end))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),

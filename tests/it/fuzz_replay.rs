@@ -101,6 +101,24 @@ fn host_port() {
     replay("host_port", fuzz::run_host_port);
 }
 
+#[cfg(feature = "fuzzing")]
+#[test]
+fn plaintext_client() {
+    replay("plaintext_client", fuzz::run_plaintext_client);
+}
+
+#[cfg(feature = "fuzzing")]
+#[test]
+fn plaintext_server() {
+    replay("plaintext_server", fuzz::run_plaintext_server);
+}
+
+#[cfg(feature = "fuzzing")]
+#[test]
+fn differential() {
+    replay("differential", fuzz::run_differential);
+}
+
 /// A few fixed inputs besides the files, so the logic stays exercised even with an
 /// emptied corpus.
 #[test]
@@ -115,6 +133,12 @@ fn built_in_inputs() {
         fuzz::run_stream_ops(data);
         fuzz::run_load_identity(data);
         fuzz::run_host_port(data);
+        #[cfg(feature = "fuzzing")]
+        {
+            fuzz::run_plaintext_client(data);
+            fuzz::run_plaintext_server(data);
+            fuzz::run_differential(data);
+        }
     }
 }
 
@@ -128,5 +152,40 @@ fn write_seed_corpus() {
         let dir = fuzz_dir().join("corpus").join(target);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(name), data).unwrap();
+    }
+}
+
+/// Writes the seeds of the fuzzing-mode targets only (`plaintext_client`,
+/// `plaintext_server`, `differential`): `cargo test --all-features --test it --
+/// --ignored write_plaintext_seed_corpus`. They are recorded sessions of
+/// `Backend::InsecureFuzzing`, so rerunning it writes the same bytes.
+#[cfg(feature = "fuzzing")]
+#[test]
+#[ignore = "writes fuzz/corpus; run by hand"]
+fn write_plaintext_seed_corpus() {
+    for (target, name, data) in fuzz::plaintext_seed_corpus() {
+        let dir = fuzz_dir().join("corpus").join(target);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(name), data).unwrap();
+    }
+}
+
+/// The committed seeds of the fuzzing-mode targets are what recording the same
+/// sessions gives today, in this process: sessions of the fuzzing mode are byte for byte
+/// the same on every run. When tlsport or rustls changes what it sends, rewrite them
+/// with `write_plaintext_seed_corpus`.
+#[cfg(feature = "fuzzing")]
+#[test]
+fn plaintext_seeds_replay_byte_for_byte() {
+    for (target, name, data) in fuzz::plaintext_seed_corpus() {
+        let path = fuzz_dir().join("corpus").join(target).join(&name);
+        let committed = std::fs::read(&path).unwrap_or_default();
+        assert!(
+            committed == data,
+            "{} differs from a fresh recording: rerun `cargo test --all-features --test it \
+             -- --ignored write_plaintext_seed_corpus` if tlsport or rustls changed what \
+             it sends",
+            path.display()
+        );
     }
 }

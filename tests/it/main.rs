@@ -18,6 +18,8 @@ mod certificates;
 mod eof_close;
 mod examples;
 mod fuzz_replay;
+#[cfg(feature = "fuzzing")]
+mod fuzzing;
 mod handshake;
 mod handshake_failures;
 mod hostile;
