@@ -122,15 +122,15 @@ fn without_a_default_unknown_and_missing_names_are_refused_with_unrecognized_nam
             shown(&connector, &acceptor, name).await.unwrap();
         }
         // And over TLS 1.2.
-        let tls12 = Connector::new(
-            sites
-                .pki
-                .client_policy()
-                .danger_accept_invalid_hostnames(true)
-                .protocol_versions(&[tlsport::Version::Tls12]),
-        )
-        .unwrap();
         if cfg!(feature = "tls12") {
+            let tls12 = Connector::new(
+                sites
+                    .pki
+                    .client_policy()
+                    .danger_accept_invalid_hostnames(true)
+                    .protocol_versions(&[tlsport::Version::Tls12]),
+            )
+            .unwrap();
             let got = shown(&tls12, &acceptor, "q.wild.test").await.unwrap();
             assert_eq!(got, sites.wild.cert_der());
             assert_unrecognized(shown(&tls12, &acceptor, "b.test").await);
