@@ -466,3 +466,32 @@ fn records_can_be_written_by_hand_into_a_recorded_flight() {
     let answer = tls13_record(0x16, &[0x18, 0x00, 0x00, 0x01, 0x00]);
     assert!(contains(&replay.written, &answer));
 }
+
+#[test]
+fn a_recorded_resumption_resumes_again_in_a_fresh_server() {
+    for version in versions() {
+        let versions = [version];
+        let client = fuzzing::client_policy()
+            .protocol_versions(&versions)
+            .session_cache(8);
+        let server = fuzzing::server_policy()
+            .protocol_versions(&versions)
+            .session_cache(8);
+        let pair = Pair {
+            connector: Connector::new(client).unwrap(),
+            acceptor: Acceptor::new(server.clone()).unwrap(),
+        };
+        let first = pair.record();
+        let second = pair.record();
+        assert_ne!(
+            first.sent(),
+            second.sent(),
+            "{version:?}: the client offers a session"
+        );
+        let fresh = Acceptor::new(server).unwrap();
+        let replay = fuzzing::replay_server_with(&fresh, second.sent(), server_app);
+        assert!(replay.handshake.unwrap().resumed, "{version:?}");
+        assert_eq!(replay.output.unwrap().unwrap(), b"ping from the client");
+        assert_eq!(replay.written, second.received(), "{version:?}");
+    }
+}
