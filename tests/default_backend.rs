@@ -20,7 +20,10 @@ fn set_default_backend_returns_the_previous_one_and_refuses_missing_ones() {
     let _turn = one_at_a_time();
     let first = Backend::available()[0];
     assert_eq!(default_backend(), first);
-    for backend in Backend::available() {
+    for backend in Backend::available()
+        .into_iter()
+        .filter(|b| !b.is_insecure())
+    {
         let before = default_backend();
         assert_eq!(set_default_backend(backend).unwrap(), before);
         assert_eq!(default_backend(), backend);

@@ -305,7 +305,7 @@ fn a_fuzzing_client_never_completes_a_handshake_with_a_real_server() {
     let pki = Pki::new();
     for backend in Backend::available()
         .into_iter()
-        .filter(|b| *b != Backend::InsecureFuzzing)
+        .filter(|b| !b.is_insecure())
     {
         let acceptor = Acceptor::new(pki.server_policy().backend(backend)).unwrap();
         let connector = Connector::new(fuzzing::client_policy()).unwrap();
@@ -323,7 +323,7 @@ fn a_fuzzing_client_never_completes_a_handshake_with_a_real_server() {
 fn a_real_client_never_completes_a_handshake_with_a_fuzzing_server() {
     for backend in Backend::available()
         .into_iter()
-        .filter(|b| *b != Backend::InsecureFuzzing)
+        .filter(|b| !b.is_insecure())
     {
         // Even a client that accepts any certificate.
         let policy = Policy::new()
@@ -395,7 +395,7 @@ fn connector_and_acceptor_refuse_fuzzing_policies_with_anything_real() {
     // The built-in identity is of no use to a real backend.
     for backend in Backend::available()
         .into_iter()
-        .filter(|b| *b != Backend::InsecureFuzzing)
+        .filter(|b| !b.is_insecure())
     {
         let err = Acceptor::new(fuzzing::server_policy().backend(backend)).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Config);
@@ -407,6 +407,8 @@ fn the_fuzzing_backend_is_never_a_default() {
     let available = Backend::available();
     assert_eq!(available.last(), Some(&Backend::InsecureFuzzing));
     assert!(Backend::InsecureFuzzing.is_available());
+    assert!(Backend::InsecureFuzzing.is_insecure());
+    assert!(!tlsport::default_backend().is_insecure());
     assert_ne!(tlsport::default_backend(), Backend::InsecureFuzzing);
     let before = tlsport::default_backend();
     let err = tlsport::set_default_backend(Backend::InsecureFuzzing).unwrap_err();
