@@ -364,3 +364,15 @@ fn a_recorded_resumption_resumes_again_in_a_fresh_server() {
         assert_eq!(replay.written, second.received(), "{version:?}");
     }
 }
+
+#[test]
+fn public_types_are_send_sync_unpin_and_debug() {
+    fn check<T: Send + Sync + Unpin + std::fmt::Debug>() {}
+    check::<ScriptedTransport>();
+    check::<Step>();
+    check::<fuzzing::Written>();
+    check::<fuzzing::Recorder<tlsport::DuplexStream>>();
+    check::<fuzzing::Tape>();
+    check::<Recording>();
+    check::<Replay<io::Result<Vec<u8>>>>();
+}
