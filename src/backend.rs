@@ -89,14 +89,23 @@ impl Backend {
         }
     }
 
-    /// Whether this backend does real cryptography (every backend but
-    /// `InsecureFuzzing`).
-    pub(crate) fn is_real(self) -> bool {
+    /// Whether this is [`Backend::InsecureFuzzing`] (feature `fuzzing`), which has no
+    /// security at all. Code that picks among [`Backend::available`] for real
+    /// connections skips it.
+    ///
+    /// ```
+    /// let real: Vec<_> = tlsport::Backend::available()
+    ///     .into_iter()
+    ///     .filter(|b| !b.is_insecure())
+    ///     .collect();
+    /// # let _ = real;
+    /// ```
+    pub fn is_insecure(self) -> bool {
         #[cfg(feature = "fuzzing")]
         if self == Backend::InsecureFuzzing {
-            return false;
+            return true;
         }
-        true
+        false
     }
 
     fn code(self) -> u8 {
@@ -124,7 +133,7 @@ pub fn default_backend() -> Backend {
         2 => Backend::Ring,
         _ => Backend::available()
             .into_iter()
-            .find(|b| b.is_real())
+            .find(|b| !b.is_insecure())
             .unwrap_or(Backend::AwsLcRs),
     }
 }
@@ -147,7 +156,7 @@ pub fn default_backend() -> Backend {
 /// # Ok(()) }
 /// ```
 pub fn set_default_backend(backend: Backend) -> Result<Backend> {
-    if !backend.is_real() {
+    if backend.is_insecure() {
         return Err(Error::new(
             ErrorKind::InvalidInput,
             "Backend::InsecureFuzzing has no security and is never a default backend: \

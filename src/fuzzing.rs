@@ -121,6 +121,7 @@ mod provider;
 mod record;
 mod replay;
 mod sign;
+mod ticketer;
 mod transport;
 mod verify;
 
@@ -140,6 +141,7 @@ pub use self::replay::{
 pub use self::transport::{ScriptedTransport, Step, Written};
 
 pub(crate) use self::provider::{FixedClock, provider};
+pub(crate) use self::ticketer::ticketer;
 pub(crate) use self::verify::{check_policy, client_verifier, server_verifier};
 
 /// The name the built-in identity is for, and that [`replay_client`] and [`record`]
@@ -153,6 +155,14 @@ pub const SERVER_NAME: &str = certificate::SERVER_NAME;
 /// security at all.** Settings may be added (ALPN, versions, the EOF policy,
 /// [`identity`] for client certificates); trust anchors and real identities are refused
 /// by [`Connector::new`](crate::Connector::new).
+///
+/// # Resumption
+///
+/// With a [`session_cache`](Policy::session_cache), a client remembers sessions from one
+/// connection to the next (deterministically: the same connections in the same order
+/// give the same bytes), and a server resumes them through tickets that carry the
+/// session in the clear, never through state kept from earlier connections: the bytes
+/// of a resumed session, recorded, resume again in a fresh server.
 ///
 /// ```
 /// # fn main() -> tlsport::Result<()> {

@@ -31,7 +31,9 @@ pub fn client_policy(n: usize) -> Policy {
 pub const CLIENT_VARIANTS: usize = 24;
 
 /// Server variant `n`: as `server_handshake`'s (versions, ALPN, EOF policy, client
-/// authentication), on the fuzzing policies.
+/// authentication), on the fuzzing policies; from 36 on, with a session cache too, so
+/// that the server issues tickets and resumes sessions (through readable tickets only:
+/// no state is kept from one run to the next).
 pub fn server_policy(n: usize) -> Policy {
     let mut policy = fuzzing::server_policy().protocol_versions(&speakable(VERSIONS[n % 3]));
     if (n / 3) % 2 == 1 {
@@ -41,10 +43,13 @@ pub fn server_policy(n: usize) -> Policy {
         policy = policy.eof(EofPolicy::AllowRagged);
     }
     let auth = [ClientAuth::None, ClientAuth::Optional, ClientAuth::Required][(n / 12) % 3];
+    if (n / 36) % 2 == 1 {
+        policy = policy.session_cache(8);
+    }
     policy.client_auth(auth)
 }
 
-pub const SERVER_VARIANTS: usize = 36;
+pub const SERVER_VARIANTS: usize = 72;
 
 pub fn connectors() -> &'static [Connector] {
     static ALL: OnceLock<Vec<Connector>> = OnceLock::new();

@@ -10,6 +10,7 @@ use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use tlsport::fuzzing;
 use tlsport::{Acceptor, Connector};
 
+use super::common::{VERSIONS, speakable};
 use super::plaintext::{client_policy, server_policy};
 
 /// A request, a response, close_notify both ways, between fuzzing-mode policies
@@ -171,18 +172,34 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
             framed(version, &[], &[&from_client[..], &to_server].concat()),
         );
     }
-    // A resumption attempt: the second ClientHello of a client with a session cache.
-    let connector =
-        Connector::new(fuzzing::client_policy().session_cache(8)).expect("client with a cache");
-    let acceptor =
-        Acceptor::new(fuzzing::server_policy().session_cache(8)).expect("server with a cache");
-    let _ = capture(&connector, &acceptor);
-    let (resuming, _) = capture(&connector, &acceptor);
-    add(
-        "plaintext_server",
-        "client-flight-tls13-resumption",
-        framed(0, &[], &resuming),
-    );
+    // Resumption: a client with a session cache, a server variant with tickets (36 on):
+    // the first session's bytes (tickets issued), the second's (a ticket offered and
+    // taken); and the second into a server without tickets (an unknown PSK ignored).
+    for (variant, name) in [(36u8, "tls13"), (38, "tls12")] {
+        let versions = &speakable(VERSIONS[usize::from(variant) % 3]);
+        let client = fuzzing::client_policy()
+            .protocol_versions(versions)
+            .session_cache(8);
+        let connector = Connector::new(client).expect("client with a cache");
+        let acceptor = Acceptor::new(server_policy(variant.into())).expect("server");
+        let (first, _) = capture(&connector, &acceptor);
+        let (resuming, _) = capture(&connector, &acceptor);
+        add(
+            "plaintext_server",
+            &format!("client-flight-{name}-tickets"),
+            framed(variant, &[], &first),
+        );
+        add(
+            "plaintext_server",
+            &format!("client-flight-{name}-resumption"),
+            framed(variant, &[], &resuming),
+        );
+        add(
+            "plaintext_server",
+            &format!("client-flight-{name}-unknown-session"),
+            framed(variant - 36, &[], &resuming),
+        );
+    }
 
     // The differential target runs the default policies, TLS 1.3 and 1.2.
     let connector = Connector::new(fuzzing::client_policy()).expect("client policy");

@@ -284,6 +284,13 @@ pub(crate) fn server_config(policy: &Policy) -> Result<(ServerConfig, Arc<Names>
     } else {
         config.session_storage = ServerSessionMemoryCache::new(policy.session_cache);
     }
+    // Fuzzing servers resume through readable tickets only, never through state kept
+    // from earlier connections.
+    #[cfg(feature = "fuzzing")]
+    if policy.is_fuzzing() && policy.session_cache > 0 {
+        config.session_storage = Arc::new(NoServerSessionStorage {});
+        config.ticketer = crate::fuzzing::ticketer();
+    }
     if policy.key_log {
         config.key_log = Arc::new(KeyLogFile::new());
     }

@@ -112,8 +112,13 @@ fn load_object_mismatched_pieces_and_half_identities_are_errors() {
 
 #[test]
 fn every_available_backend_serves_every_key_type() {
-    for server_backend in Backend::available() {
-        for client_backend in Backend::available() {
+    let real = || {
+        Backend::available()
+            .into_iter()
+            .filter(|b| !b.is_insecure())
+    };
+    for server_backend in real() {
+        for client_backend in real() {
             for (chain, key) in [
                 ("server.chain.pem", "server.key"),
                 ("server-rsa.chain.pem", "server-rsa.key"),
