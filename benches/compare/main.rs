@@ -8,7 +8,7 @@
 //! ```
 //!
 //! Environment: `TLSPORT_BENCH_QUICK=1` (same as `--quick`), `TLSPORT_BENCH_MIB` (MiB per
-//! bulk run), `TLSPORT_BENCH_RUNS` (runs per figure). Sections: `bulk`, `io`,
+//! bulk run), `TLSPORT_BENCH_RUNS` (runs per figure), `TLSPORT_BENCH_RSA_BITS` (the `scaling` section's server key, 4096). Sections: `bulk`, `io`,
 //! `handshake`, `clients`, `scaling`, `split`, `memory`, `ctor`, `sni`, and the opt-in
 //! `diag` (`--only diag`). See BENCHMARKS.md.
 

@@ -3,10 +3,11 @@
 //! spawned on an executor of that many threads, against clients in this process on a
 //! thread of their own.
 //!
-//! The server certificate is RSA-4096 (under an ECDSA P-256 root): its signature makes
-//! the server's share of a handshake several times the client's, so that on a 2-core
-//! machine the clients leave most of the second core to the server and the server's
-//! scaling can be seen at all. Each thread's CPU time is measured, so the figures say
+//! The server certificate is RSA (4096 bits, or `TLSPORT_BENCH_RSA_BITS`; under an ECDSA
+//! P-256 root): its signature makes the server's share of a handshake several times the
+//! client's, so that on a 2-core machine the clients leave most of the second core to the
+//! server and the server's scaling can be seen at all. With 8192 bits the server's share
+//! is about 30 times the clients'. Each thread's CPU time is measured, so the figures say
 //! how many cores the server used and what a handshake cost each side.
 
 use std::io;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use futures_lite::{AsyncWriteExt, future};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    PublicKeyData, SignatureAlgorithm,
 };
 use tlsport::pki_types::ServerName;
 use tlsport::rustls::client::Resumption;
@@ -28,6 +30,19 @@ use tlsport::{Acceptor, Identity, Listener, Policy};
 use crate::contenders::provider;
 use crate::measure::{LoadWatch, Meter, median, spread, thread_cpu_ns};
 use crate::{Better, Params, Report};
+
+/// An RSA public key in PKCS#1 DER (`RSAPublicKey`), as a certificate's subject key.
+struct RsaPublicKey(Vec<u8>);
+
+impl PublicKeyData for RsaPublicKey {
+    fn der_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    fn algorithm(&self) -> &'static SignatureAlgorithm {
+        &rcgen::PKCS_RSA_SHA256
+    }
+}
 
 /// How the server takes its handshakes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,24 +86,28 @@ pub struct Figures {
 }
 
 impl Scaling {
-    /// An RSA-4096 leaf for `localhost` (the key made by the `openssl` command), under
-    /// an ECDSA root made here; clients trust that root and never resume.
-    pub fn new() -> io::Result<Scaling> {
+    /// An RSA leaf of `bits` for `localhost` (the key made by the `openssl` command),
+    /// under an ECDSA root made here; clients trust that root and never resume.
+    pub fn new(bits: u32) -> io::Result<Scaling> {
         let out = Command::new("openssl")
-            .args([
-                "genpkey",
-                "-algorithm",
-                "RSA",
-                "-pkeyopt",
-                "rsa_keygen_bits:4096",
-            ])
+            .args(["genpkey", "-algorithm", "RSA", "-pkeyopt"])
+            .arg(format!("rsa_keygen_bits:{bits}"))
             .output()?;
         if !out.status.success() {
             return Err(io::Error::other("openssl genpkey failed"));
         }
         let key_pem = String::from_utf8(out.stdout).map_err(io::Error::other)?;
         let rcgen = |e: rcgen::Error| io::Error::other(e.to_string());
-        let leaf_key = KeyPair::from_pem(&key_pem).map_err(rcgen)?;
+        // Only the public half goes into the certificate: rcgen's parser would refuse
+        // the private key of an RSA key beyond 4096 bits.
+        let mut pubout = Command::new("openssl")
+            .args(["rsa", "-RSAPublicKey_out", "-outform", "DER"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()?;
+        std::io::Write::write_all(&mut pubout.stdin.take().unwrap(), key_pem.as_bytes())?;
+        let pubout = pubout.wait_with_output()?;
+        let leaf_key = RsaPublicKey(pubout.stdout);
         let root_key = KeyPair::generate().map_err(rcgen)?;
         let mut root = CertificateParams::new(Vec::<String>::new()).map_err(rcgen)?;
         root.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -255,14 +274,18 @@ fn serve_accept(listener: &Listener, count: impl Fn(), stop: impl Future<Output 
 /// the medians and the scaling from one thread to two.
 pub fn section(p: &Params, report: &mut Report) -> io::Result<()> {
     let total = p.scaling_handshakes;
+    let bits = std::env::var("TLSPORT_BENCH_RSA_BITS")
+        .ok()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(4096);
     println!(
-        "\n-- Listener scaling: {total} full handshakes per run (TLS 1.3, RSA-4096 server \
+        "\n-- Listener scaling: {total} full handshakes per run (TLS 1.3, RSA-{bits} server \
          certificate) from {} concurrent raw futures-rustls clients on one thread of this \
          process; the server on 1 or 2 threads: `accept` looping on each (shared), or one \
          `accept_handshake` task spawning each handshake on a smol Executor run by each",
         p.clients
     );
-    let scaling = Scaling::new()?;
+    let scaling = Scaling::new(bits)?;
     let configs = [
         (Mode::Accept, 1),
         (Mode::Accept, 2),
