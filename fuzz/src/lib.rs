@@ -35,6 +35,8 @@ mod plaintext_client;
 #[cfg(feature = "fuzzing")]
 mod plaintext_server;
 #[cfg(feature = "fuzzing")]
+mod seeds_hello_retry;
+#[cfg(feature = "fuzzing")]
 mod seeds_plaintext;
 
 pub use client_handshake::run_client_handshake;
@@ -50,5 +52,7 @@ pub use differential::run_differential;
 pub use plaintext_client::run_plaintext_client;
 #[cfg(feature = "fuzzing")]
 pub use plaintext_server::run_plaintext_server;
+#[cfg(feature = "fuzzing")]
+pub use seeds_hello_retry::{client_flight_with_retry, server_flight_with_retry};
 #[cfg(feature = "fuzzing")]
 pub use seeds_plaintext::seeds as plaintext_seed_corpus;

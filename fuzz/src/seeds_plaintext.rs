@@ -12,6 +12,7 @@ use tlsport::{Acceptor, Connector};
 
 use super::common::{VERSIONS, speakable};
 use super::plaintext::{client_policy, server_policy};
+use super::seeds_hello_retry::{client_flight_with_retry, server_flight_with_retry};
 
 /// A request, a response, close_notify both ways, between fuzzing-mode policies
 /// `client` and `server`. Returns (bytes the client wrote, bytes the server wrote).
@@ -128,6 +129,16 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
                 "client-flight-tls13-scheduled",
                 framed(0, &schedule, &from_client),
             );
+            add(
+                "plaintext_client",
+                "server-flight-tls13-hello-retry",
+                framed(0, &[], &server_flight_with_retry(&from_server)),
+            );
+            add(
+                "plaintext_server",
+                "client-flight-tls13-hello-retry",
+                framed(0, &[], &client_flight_with_retry(&from_client)),
+            );
         }
     }
     // Only replayable in the fuzzing mode: session tickets (a server with a session
@@ -208,6 +219,20 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     let side = |side: u8, bytes: &[u8]| [&[side][..], bytes].concat();
     add("differential", "server-flight-tls13", side(0, &from_server));
     add("differential", "client-flight-tls13", side(1, &from_client));
+    let (retry_client, retry_server) = (
+        client_flight_with_retry(&from_client),
+        server_flight_with_retry(&from_server),
+    );
+    add(
+        "differential",
+        "server-flight-tls13-hello-retry",
+        side(0, &retry_server),
+    );
+    add(
+        "differential",
+        "client-flight-tls13-hello-retry",
+        side(1, &retry_client),
+    );
     if let Ok(acceptor) = Acceptor::new(server_policy(2)) {
         // A TLS 1.2-only server: the default client's bytes to it, and its answers.
         let (from_client, from_server) = capture(&connector, &acceptor);

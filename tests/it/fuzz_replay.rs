@@ -189,3 +189,58 @@ fn plaintext_seeds_replay_byte_for_byte() {
         );
     }
 }
+
+/// The HelloRetryRequest seeds go all the way: a server asks again for a key share and
+/// then serves the request; a client answers a retry for a cookie and then gets its
+/// response. (A seed that stopped at the retry would cover only the retry itself.)
+#[cfg(feature = "fuzzing")]
+#[test]
+fn hello_retry_seeds_reach_the_application_data() {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    use tlsport::fuzzing;
+
+    let recording = fuzzing::record(
+        |mut c| async move {
+            c.write_all(b"ping").await?;
+            c.flush().await?;
+            let mut reply = Vec::new();
+            c.read_to_end(&mut reply).await?;
+            c.close().await
+        },
+        |mut s| async move {
+            let mut buf = [0u8; 4];
+            s.read_exact(&mut buf).await?;
+            s.write_all(b"pong").await?;
+            s.close().await
+        },
+    )
+    .expect("a recorded session");
+    let read4 = |mut stream: tlsport::TlsStream<fuzzing::ScriptedTransport>| async move {
+        let mut buf = [0u8; 4];
+        stream.read_exact(&mut buf).await.map(|()| buf)
+    };
+
+    let server = fuzzing::replay_server(fuzz::client_flight_with_retry(recording.sent()), read4);
+    server
+        .handshake
+        .expect("the server's handshake after its retry");
+    assert_eq!(server.output.unwrap().unwrap(), *b"ping");
+    // The server's first message is the HelloRetryRequest: a ServerHello with its random.
+    assert_eq!(&server.written[11..15], &[0xCF, 0x21, 0xAD, 0x74]);
+
+    let client = fuzzing::replay_client(
+        fuzz::server_flight_with_retry(recording.received()),
+        |mut stream| async move {
+            stream.write_all(b"ping").await?;
+            stream.flush().await?;
+            read4(stream).await
+        },
+    );
+    client
+        .handshake
+        .expect("the client's handshake after the retry");
+    assert_eq!(client.output.unwrap().unwrap(), *b"pong");
+    // Two ClientHellos: the second carries the cookie back.
+    let cookie = b"\x00\x2c\x00\x06\x00\x04fuzz";
+    assert!(client.written.windows(cookie.len()).any(|w| w == cookie));
+}
