@@ -34,6 +34,8 @@ mod measure;
 
 #[path = "http/clients.rs"]
 mod clients;
+#[path = "http/futures_rustls.rs"]
+mod futures_rustls;
 #[path = "http/read.rs"]
 mod read;
 #[path = "http/server.rs"]
@@ -169,8 +171,8 @@ fn http_section(params: &Params) {
         clients::CONCURRENCY
     );
     println!(
-        "{:<28} {:<22} {:>10} {:>8} {:>12} {:>8} {:>9}",
-        "workload", "client", "req/s", "spread", "CPU µs/req", "spread", "vs h-r"
+        "{:<28} {:<22} {:>10} {:>8} {:>12} {:>8} {:>9} {:>9}",
+        "workload", "client", "req/s", "spread", "CPU µs/req", "spread", "vs h-r", "vs f-r"
     );
     let picked = |name: String, filter: &Option<String>| {
         filter.as_ref().is_none_or(|f| name.contains(f.as_str()))
@@ -205,27 +207,47 @@ fn http_section(params: &Params) {
                 costs[i].push(r.cpu_ns as f64 / 1e3 / r.requests.max(1) as f64);
             }
         }
-        let baseline = Contender::ALL
-            .iter()
-            .position(|c| *c == Contender::HyperRustlsTokio)
-            .unwrap();
-        let (base_rate, base_cost) = (median(&rates[baseline]), median(&costs[baseline]));
-        for (i, contender) in Contender::ALL.iter().enumerate() {
-            let (rate, cost) = (median(&rates[i]), median(&costs[i]));
-            let vs = if i == baseline {
-                "1.00".to_owned()
+        // Ratios are paired: each run's contenders ran back to back, so a run's ratio
+        // cancels what the machine did during that run; the median of the runs' ratios.
+        let paired = |i: usize, base: usize, of: &[Vec<f64>]| {
+            let ratios: Vec<f64> = of[i].iter().zip(&of[base]).map(|(a, b)| a / b).collect();
+            if ratios.is_empty() {
+                f64::NAN
             } else {
-                format!("{:.2}/{:.2}", rate / base_rate, cost / base_cost)
+                median(&ratios)
+            }
+        };
+        let versus = |i: usize, base: usize| {
+            format!(
+                "{:.2}/{:.2}",
+                paired(i, base, &rates),
+                paired(i, base, &costs)
+            )
+        };
+        let index = |c: Contender| Contender::ALL.iter().position(|x| *x == c).unwrap();
+        let (hr, fr) = (
+            index(Contender::HyperRustlsTokio),
+            index(Contender::FuturesRustlsSmol),
+        );
+        for (i, contender) in Contender::ALL.iter().enumerate() {
+            if rates[i].is_empty() {
+                continue;
+            }
+            let vs_fr = if *contender == Contender::TlsportSmol {
+                versus(i, fr)
+            } else {
+                String::new()
             };
             println!(
-                "{:<28} {:<22} {:>10.0} {:>7.1}% {:>12.1} {:>7.1}% {:>9}",
+                "{:<28} {:<22} {:>10.0} {:>7.1}% {:>12.1} {:>7.1}% {:>9} {:>9}",
                 workload.name(),
                 contender.name(),
-                rate,
+                median(&rates[i]),
                 spread(&rates[i]),
-                cost,
+                median(&costs[i]),
                 spread(&costs[i]),
-                vs
+                versus(i, hr),
+                vs_fr
             );
         }
         let server_cores = (server.cpu_secs() - server_cpu) / started.elapsed().as_secs_f64();
@@ -236,5 +258,8 @@ fn http_section(params: &Params) {
             (load.other_cores() - server_cores).max(0.0)
         );
     }
-    println!("vs h-r: (req/s ratio)/(CPU per request ratio) against hyper-rustls on tokio");
+    println!(
+        "vs h-r, vs f-r: (req/s ratio)/(CPU per request ratio) against hyper-rustls on tokio, \
+         and against futures-rustls on smol; medians of the runs' paired ratios"
+    );
 }

@@ -1,7 +1,8 @@
 //! The clients: hyper-util's legacy pooled `Client` over tlsport's `HttpsConnector` on
-//! smol (and, to tell the runtime's share from the TLS layer's, on tokio) and over
-//! hyper-rustls on tokio. Every one gets the same rustls `ClientConfig`, taken from one
-//! `tlsport::Connector` (hyper-rustls only sets its ALPN), and sets `TCP_NODELAY`.
+//! smol (and on tokio), over raw futures-rustls on smol (the same runtime without
+//! tlsport), and over hyper-rustls on tokio. Every one gets the same rustls
+//! `ClientConfig`, taken from one `tlsport::Connector` (hyper-rustls only sets its ALPN),
+//! and sets `TCP_NODELAY`.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -27,13 +28,15 @@ pub const CONCURRENCY: usize = 16;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Contender {
     TlsportSmol,
+    FuturesRustlsSmol,
     HyperRustlsTokio,
     TlsportTokio,
 }
 
 impl Contender {
-    pub const ALL: [Contender; 3] = [
+    pub const ALL: [Contender; 4] = [
         Contender::TlsportSmol,
+        Contender::FuturesRustlsSmol,
         Contender::HyperRustlsTokio,
         Contender::TlsportTokio,
     ];
@@ -41,6 +44,7 @@ impl Contender {
     pub fn name(self) -> &'static str {
         match self {
             Contender::TlsportSmol => "tlsport on smol",
+            Contender::FuturesRustlsSmol => "futures-rustls on smol",
             Contender::HyperRustlsTokio => "hyper-rustls on tokio",
             Contender::TlsportTokio => "tlsport on tokio",
         }
@@ -119,6 +123,12 @@ pub fn measure(
         Contender::TlsportSmol => {
             let ex = Arc::new(Executor::new());
             let client = Client::builder(Exec(ex.clone())).build(HttpsConnector::new(connector));
+            smol::block_on(ex.run(drive(client, uri, workload, time)))
+        }
+        Contender::FuturesRustlsSmol => {
+            let ex = Arc::new(Executor::new());
+            let raw = crate::futures_rustls::connector(connector.rustls_config());
+            let client = Client::builder(Exec(ex.clone())).build(raw);
             smol::block_on(ex.run(drive(client, uri, workload, time)))
         }
         Contender::TlsportTokio => tokio_runtime().block_on(async {
