@@ -16,6 +16,7 @@ LINE = re.compile(r"(UN)?COVERED_FUNC: hits: \d+ edges: (\d+)/(\d+) .* (\S+):\d+
 GROUPS = [
     ("rustls TLS 1.2 + 1.3 state machines (client/ server/ tls12.rs tls13.rs)",
      r"rustls-[0-9.]+/src/(client|server)/tls1[23]\.rs$"),
+    ("of which TLS 1.3 (tls13.rs)", r"rustls-[0-9.]+/src/(client|server)/tls13\.rs$"),
     ("rustls client/ and server/ (all of the handshake)",
      r"rustls-[0-9.]+/src/(client|server)/"),
     ("rustls, all of it", r"rustls-[0-9.]+/src/"),
