@@ -5,7 +5,7 @@
 //! filling hyper's `ReadBufCursor` without `unsafe`.
 //!
 //! ```text
-//! cargo bench --bench http --features hyper               # about 1.5 minutes on 2 cores
+//! cargo bench --bench http --features hyper               # about 2 minutes on 2 cores
 //! cargo bench --bench http --features hyper -- --quick    # a smoke run
 //! cargo bench --bench http --features hyper -- --only read
 //! ```

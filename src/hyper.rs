@@ -55,9 +55,9 @@
 //! - tokio: `Client::builder(hyper_util::rt::TokioExecutor::new())`, on a tokio runtime
 //!   (hyper-util's `tokio` feature). `hyper_util::rt::TokioTimer` serves as the timer.
 //!   It works, but async-io's reactor thread then hands every readiness event over to
-//!   tokio's threads: measured here, about twice the client CPU per request of the same
-//!   client on smol or of hyper-rustls on tokio (BENCHMARKS.md). A program that lives on
-//!   tokio does better with hyper-rustls fed tlsport's compiled configuration
+//!   tokio's threads: measured here, 1.1 to 1.8 times the client CPU per request of
+//!   hyper-rustls on tokio (BENCHMARKS.md). A program that lives on tokio does better
+//!   with hyper-rustls fed tlsport's compiled configuration
 //!   ([`Connector::rustls_config`]), which keeps one `Policy` for both.
 //! - `futures::executor::ThreadPool`: `pool.spawn_ok(future)` in `execute`.
 //!
