@@ -5,6 +5,7 @@
 mod configs;
 mod cut;
 mod errors;
+mod on_tokio;
 mod read;
 
 use std::convert::Infallible;
