@@ -171,7 +171,7 @@ fn http_section(params: &Params) {
         clients::CONCURRENCY
     );
     println!(
-        "{:<28} {:<22} {:>10} {:>8} {:>12} {:>8} {:>9} {:>9}",
+        "{:<28} {:<24} {:>10} {:>8} {:>12} {:>8} {:>9} {:>9}",
         "workload", "client", "req/s", "spread", "CPU µs/req", "spread", "vs h-r", "vs f-r"
     );
     let picked = |name: String, filter: &Option<String>| {
@@ -233,13 +233,16 @@ fn http_section(params: &Params) {
             if rates[i].is_empty() {
                 continue;
             }
-            let vs_fr = if *contender == Contender::TlsportSmol {
+            let vs_fr = if matches!(
+                contender,
+                Contender::TlsportSmol | Contender::TlsportSmolNoInfo
+            ) {
                 versus(i, fr)
             } else {
                 String::new()
             };
             println!(
-                "{:<28} {:<22} {:>10.0} {:>7.1}% {:>12.1} {:>7.1}% {:>9} {:>9}",
+                "{:<28} {:<24} {:>10.0} {:>7.1}% {:>12.1} {:>7.1}% {:>9} {:>9}",
                 workload.name(),
                 contender.name(),
                 median(&rates[i]),

@@ -28,14 +28,16 @@ pub const CONCURRENCY: usize = 16;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Contender {
     TlsportSmol,
+    TlsportSmolNoInfo,
     FuturesRustlsSmol,
     HyperRustlsTokio,
     TlsportTokio,
 }
 
 impl Contender {
-    pub const ALL: [Contender; 4] = [
+    pub const ALL: [Contender; 5] = [
         Contender::TlsportSmol,
+        Contender::TlsportSmolNoInfo,
         Contender::FuturesRustlsSmol,
         Contender::HyperRustlsTokio,
         Contender::TlsportTokio,
@@ -44,6 +46,7 @@ impl Contender {
     pub fn name(self) -> &'static str {
         match self {
             Contender::TlsportSmol => "tlsport on smol",
+            Contender::TlsportSmolNoInfo => "tlsport on smol, no info",
             Contender::FuturesRustlsSmol => "futures-rustls on smol",
             Contender::HyperRustlsTokio => "hyper-rustls on tokio",
             Contender::TlsportTokio => "tlsport on tokio",
@@ -120,9 +123,12 @@ pub fn measure(
         .parse()
         .unwrap();
     match contender {
-        Contender::TlsportSmol => {
+        Contender::TlsportSmol | Contender::TlsportSmolNoInfo => {
+            // hyper-rustls attaches nothing to responses; tlsport's SessionInfo by default.
+            let info = contender == Contender::TlsportSmol;
+            let https = HttpsConnector::new(connector).session_info_on_responses(info);
             let ex = Arc::new(Executor::new());
-            let client = Client::builder(Exec(ex.clone())).build(HttpsConnector::new(connector));
+            let client = Client::builder(Exec(ex.clone())).build(https);
             smol::block_on(ex.run(drive(client, uri, workload, time)))
         }
         Contender::FuturesRustlsSmol => {

@@ -14,7 +14,9 @@ use crate::{SessionInfo, TlsStream};
 /// It implements `hyper::rt::Read` and `hyper::rt::Write`, and hyper-util's
 /// [`Connection`]: `connected()` reports HTTP/2 when ALPN chose `h2` (so hyper-util's pool
 /// multiplexes requests over it) and carries the [`SessionInfo`] as an extra, which
-/// hyper-util puts in every response's extensions:
+/// hyper-util puts in every response's extensions (unless
+/// [`HttpsConnector::session_info_on_responses`](super::HttpsConnector::session_info_on_responses)
+/// turned that off):
 ///
 /// ```no_run
 /// # async fn run(response: http::Response<hyper::body::Incoming>) {
@@ -25,6 +27,8 @@ use crate::{SessionInfo, TlsStream};
 /// ```
 pub struct HttpsStream {
     inner: Inner,
+    /// Whether `connected()` hands the session's info to hyper-util for its responses.
+    session_info: bool,
 }
 
 pub(super) enum Inner {
@@ -64,12 +68,14 @@ impl HttpsStream {
     pub(super) fn plain(tcp: Tcp) -> HttpsStream {
         HttpsStream {
             inner: Inner::Plain(tcp),
+            session_info: false,
         }
     }
 
-    pub(super) fn tls(tls: TlsStream<Tcp>) -> HttpsStream {
+    pub(super) fn tls(tls: TlsStream<Tcp>, session_info: bool) -> HttpsStream {
         HttpsStream {
             inner: Inner::Tls(Box::new(tls)),
+            session_info,
         }
     }
 }
@@ -84,7 +90,11 @@ impl Connection for HttpsStream {
         } else {
             Connected::new()
         };
-        connected.extra(info)
+        if self.session_info {
+            connected.extra(info)
+        } else {
+            connected
+        }
     }
 }
 

@@ -239,6 +239,32 @@ fn http2_is_chosen_by_alpn_and_multiplexed_on_one_connection() {
 }
 
 #[test]
+fn session_info_can_be_left_off_the_responses() {
+    let pki = Pki::new();
+    let alpn = ["h2", "http/1.1"];
+    let server = Server::start(
+        Acceptor::new(pki.server_policy().alpn_protocols(alpn)).unwrap(),
+        "127.0.0.1",
+    );
+    let client = client(
+        connector(pki.client_policy().alpn_protocols(alpn)).session_info_on_responses(false),
+    );
+    run(30, async {
+        let (_, version, _, info) = get(&client, server.uri("/first")).await.unwrap();
+        assert_eq!(version, Version::HTTP_2);
+        assert!(info.is_none(), "a SessionInfo on the response: {info:?}");
+        // Still one multiplexed connection: the pool learnt h2 from ALPN all the same.
+        let requests = (0..4).map(|n| get(&client, server.uri(&format!("/{n}"))));
+        for result in futures::future::join_all(requests).await {
+            let (status, version, _, info) = result.unwrap();
+            assert_eq!((status, version), (StatusCode::OK, Version::HTTP_2));
+            assert!(info.is_none());
+        }
+    });
+    assert_eq!(server.handshakes.load(Ordering::SeqCst), 1);
+}
+
+#[test]
 fn ipv6_literal_uri() {
     if std::net::TcpListener::bind("[::1]:0").is_err() {
         eprintln!("skipped: no IPv6 loopback");
