@@ -44,6 +44,9 @@ fn client(connector: HttpsConnector) -> HttpClient {
     Client::builder(SmolExecutor).build(connector)
 }
 
+/// ALPN for HTTP/2 with HTTP/1.1 as the fallback.
+const H2_AND_HTTP1: [&str; 2] = ["h2", "http/1.1"];
+
 /// A hyper server over tlsport (hyper's servers take the `TlsStream` itself), on smol's
 /// global executor, speaking the HTTP version ALPN chose.
 struct Server {
@@ -76,6 +79,12 @@ impl Server {
         })
         .detach();
         Server { addr, handshakes }
+    }
+
+    /// A server on 127.0.0.1 offering h2 and http/1.1 by ALPN.
+    fn offering_h2(pki: &Pki) -> Server {
+        let policy = pki.server_policy().alpn_protocols(H2_AND_HTTP1);
+        Server::start(Acceptor::new(policy).unwrap(), "127.0.0.1")
     }
 
     fn uri(&self, path: &str) -> hyper::Uri {
@@ -174,10 +183,7 @@ async fn idle_pause() {
 #[test]
 fn pooled_http1_requests_share_one_handshake() {
     let pki = Pki::new();
-    let server = Server::start(
-        Acceptor::new(pki.server_policy().alpn_protocols(["h2", "http/1.1"])).unwrap(),
-        "127.0.0.1",
-    );
+    let server = Server::offering_h2(&pki);
     let client = client(connector(pki.client_policy().alpn_protocols(["http/1.1"])));
     run(30, async {
         for n in 0..5 {
@@ -206,13 +212,8 @@ fn pooled_http1_requests_share_one_handshake() {
 #[test]
 fn http2_is_chosen_by_alpn_and_multiplexed_on_one_connection() {
     let pki = Pki::new();
-    let server = Server::start(
-        Acceptor::new(pki.server_policy().alpn_protocols(["h2", "http/1.1"])).unwrap(),
-        "127.0.0.1",
-    );
-    let client = client(connector(
-        pki.client_policy().alpn_protocols(["h2", "http/1.1"]),
-    ));
+    let server = Server::offering_h2(&pki);
+    let client = client(connector(pki.client_policy().alpn_protocols(H2_AND_HTTP1)));
     run(30, async {
         // The first request makes the connection; the pool learns it is HTTP/2 from
         // `Connected::negotiated_h2`, and the others multiplex over it at once.
@@ -241,11 +242,8 @@ fn http2_is_chosen_by_alpn_and_multiplexed_on_one_connection() {
 #[test]
 fn session_info_can_be_left_off_the_responses() {
     let pki = Pki::new();
-    let alpn = ["h2", "http/1.1"];
-    let server = Server::start(
-        Acceptor::new(pki.server_policy().alpn_protocols(alpn)).unwrap(),
-        "127.0.0.1",
-    );
+    let alpn = H2_AND_HTTP1;
+    let server = Server::offering_h2(&pki);
     let client = client(
         connector(pki.client_policy().alpn_protocols(alpn)).session_info_on_responses(false),
     );

@@ -5,10 +5,7 @@ use super::*;
 #[test]
 fn reqwest_uses_the_connector_config_against_a_tlsport_server() {
     let pki = Pki::new();
-    let server = Server::start(
-        Acceptor::new(pki.server_policy().alpn_protocols(["h2", "http/1.1"])).unwrap(),
-        "127.0.0.1",
-    );
+    let server = Server::offering_h2(&pki);
     let trusted = Connector::new(pki.client_policy()).unwrap();
     let stranger = Connector::new(
         Policy::new()

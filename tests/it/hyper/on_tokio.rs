@@ -26,11 +26,8 @@ fn on_tokio<T>(f: impl Future<Output = T>) -> T {
 #[test]
 fn the_pooled_client_runs_on_tokio_over_http2_and_http1() {
     let pki = Pki::new();
-    let alpn = ["h2", "http/1.1"];
-    let server = Server::start(
-        Acceptor::new(pki.server_policy().alpn_protocols(alpn)).unwrap(),
-        "127.0.0.1",
-    );
+    let alpn = H2_AND_HTTP1;
+    let server = Server::offering_h2(&pki);
     for (offer, version) in [(&alpn[..], Version::HTTP_2), (&[][..], Version::HTTP_11)] {
         let client: HttpClient = Client::builder(TokioExecutor::new())
             .build(connector(pki.client_policy().alpn_protocols(offer)));
