@@ -100,7 +100,8 @@ pub fn capture(client: usize, server: usize) -> (Vec<u8>, Vec<u8>) {
     (client_bytes, server_bytes)
 }
 
-fn framed(variant: u8, schedule: &[u8], peer: &[u8]) -> Vec<u8> {
+/// A handshake target's input: `[variant, schedule length, schedule.., peer bytes..]`.
+pub(crate) fn framed(variant: u8, schedule: &[u8], peer: &[u8]) -> Vec<u8> {
     let mut v = vec![variant, schedule.len() as u8];
     v.extend_from_slice(schedule);
     v.extend_from_slice(peer);
@@ -119,6 +120,22 @@ fn write_op(side: u8, bytes: &[u8]) -> Vec<u8> {
     v
 }
 
+/// The recorded conversations of the handshake targets: client variant, server variant,
+/// name (the same for the real-crypto targets and the fuzzing-mode ones).
+pub(crate) const PAIRS: [(usize, usize, &str); 6] = [
+    (0, 0, "tls13"),
+    (2, 2, "tls12"),
+    (3, 3, "tls13-alpn"),
+    (5, 5, "tls12-alpn"),
+    (12, 24, "tls13-mtls"),
+    (14, 26, "tls12-mtls"),
+];
+
+/// The transport schedule of the `-scheduled` seeds: short reads and writes, `Pending`.
+pub(crate) const SCHEDULE: [u8; 12] = [
+    0x04, 0x05, 0x08, 0x02, 0x01, 0x10, 0x06, 0x0c, 0x0d, 0x02, 0x00, 0x03,
+];
+
 /// The seed corpus: (target, file name, bytes). Certificates only: every key is made
 /// at run time.
 pub fn seed_corpus() -> Vec<(&'static str, String, Vec<u8>)> {
@@ -127,19 +144,7 @@ pub fn seed_corpus() -> Vec<(&'static str, String, Vec<u8>)> {
         seeds.push((target, name.to_owned(), data));
     };
 
-    // Real conversations: client variant, server variant, name.
-    let pairs = [
-        (0, 0, "tls13"),
-        (2, 2, "tls12"),
-        (3, 3, "tls13-alpn"),
-        (5, 5, "tls12-alpn"),
-        (12, 24, "tls13-mtls"),
-        (14, 26, "tls12-mtls"),
-    ];
-    let schedule = [
-        0x04, 0x05, 0x08, 0x02, 0x01, 0x10, 0x06, 0x0c, 0x0d, 0x02, 0x00, 0x03,
-    ];
-    for (client, server, name) in pairs {
+    for (client, server, name) in PAIRS {
         let (from_client, from_server) = capture(client, server);
         add(
             "client_handshake",
@@ -155,12 +160,12 @@ pub fn seed_corpus() -> Vec<(&'static str, String, Vec<u8>)> {
             add(
                 "client_handshake",
                 "server-flight-tls13-scheduled",
-                framed(client as u8, &schedule, &from_server),
+                framed(client as u8, &SCHEDULE, &from_server),
             );
             add(
                 "server_handshake",
                 "client-flight-tls13-scheduled",
-                framed(server as u8, &schedule, &from_client),
+                framed(server as u8, &SCHEDULE, &from_client),
             );
         }
     }

@@ -8,9 +8,8 @@
 //!   exchange group, so a retry for another group cannot exist), then the recorded flight.
 
 /// The bytes of the first record of `flight` (with its header).
-fn first_record(flight: &[u8]) -> &[u8] {
-    let len = usize::from(u16::from_be_bytes([flight[3], flight[4]]));
-    &flight[..5 + len]
+pub(crate) fn first_record(flight: &[u8]) -> &[u8] {
+    &flight[..5 + u16_at(flight, 3)]
 }
 
 /// A handshake record of `msg_type` around `body`.

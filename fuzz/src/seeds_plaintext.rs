@@ -12,7 +12,8 @@ use tlsport::{Acceptor, Connector};
 
 use super::common::{VERSIONS, speakable};
 use super::plaintext::{client_policy, server_policy};
-use super::seeds_hello_retry::{client_flight_with_retry, server_flight_with_retry};
+use super::seeds::{PAIRS, SCHEDULE, framed};
+use super::seeds_hello_retry::{client_flight_with_retry, first_record, server_flight_with_retry};
 
 /// A request, a response, close_notify both ways, between fuzzing-mode policies
 /// `client` and `server`. Returns (bytes the client wrote, bytes the server wrote).
@@ -76,15 +77,7 @@ fn spliced(flight: &[u8], extra: &[u8]) -> Vec<u8> {
 
 /// The handshake message of the first record of `flight` (a ClientHello).
 fn first_message(flight: &[u8]) -> &[u8] {
-    let len = usize::from(u16::from_be_bytes([flight[3], flight[4]]));
-    &flight[5..5 + len]
-}
-
-fn framed(variant: u8, schedule: &[u8], peer: &[u8]) -> Vec<u8> {
-    let mut v = vec![variant, schedule.len() as u8];
-    v.extend_from_slice(schedule);
-    v.extend_from_slice(peer);
-    v
+    &first_record(flight)[5..]
 }
 
 /// (target, file name, bytes) of the fuzzing-mode targets.
@@ -93,18 +86,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     let mut add = |target: &'static str, name: &str, data: Vec<u8>| {
         seeds.push((target, name.to_owned(), data));
     };
-    let pairs = [
-        (0, 0, "tls13"),
-        (2, 2, "tls12"),
-        (3, 3, "tls13-alpn"),
-        (5, 5, "tls12-alpn"),
-        (12, 24, "tls13-mtls"),
-        (14, 26, "tls12-mtls"),
-    ];
-    let schedule = [
-        0x04, 0x05, 0x08, 0x02, 0x01, 0x10, 0x06, 0x0c, 0x0d, 0x02, 0x00, 0x03,
-    ];
-    for (client, server, name) in pairs {
+    for (client, server, name) in PAIRS {
         let connector = Connector::new(client_policy(client)).expect("client policy");
         let acceptor = Acceptor::new(server_policy(server)).expect("server policy");
         let (from_client, from_server) = capture(&connector, &acceptor);
@@ -122,12 +104,12 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
             add(
                 "plaintext_client",
                 "server-flight-tls13-scheduled",
-                framed(0, &schedule, &from_server),
+                framed(0, &SCHEDULE, &from_server),
             );
             add(
                 "plaintext_server",
                 "client-flight-tls13-scheduled",
-                framed(0, &schedule, &from_client),
+                framed(0, &SCHEDULE, &from_client),
             );
             add(
                 "plaintext_client",
